@@ -1,0 +1,297 @@
+"""The warehouse contract: one fixed Polars schema per table (docs/tables.md describes each column).
+
+Every parser and scoring function returns frames of these schemas, even when empty, so that a day
+with no input still writes a typed table and downstream loads never meet a missing table.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+DAY = pl.Date
+TS = pl.Datetime("us", "UTC")
+
+CI_RUNS = pl.Schema(
+    {
+        "day": DAY,
+        "run_id": pl.String,
+        "sha": pl.String,
+        "branch": pl.String,
+        "pipeline": pl.String,
+        "blocking": pl.Boolean,
+        "started_at": TS,
+        "finished_at": TS,
+        "artifact_path": pl.String,
+        "kind": pl.String,
+        "format": pl.String,
+        "artifact_hash": pl.String,
+        "bytes": pl.Int64,
+        "rows": pl.Int64,
+        "status": pl.String,
+        "reason": pl.String,
+    }
+)
+
+# One row per test attempt. attempt 0 is the first try; retries and reruns count up from 1.
+TEST_RESULTS = pl.Schema(
+    {
+        "day": DAY,
+        "run_id": pl.String,
+        "sha": pl.String,
+        "branch": pl.String,
+        "pipeline": pl.String,
+        "blocking": pl.Boolean,
+        "started_at": TS,
+        "test_id": pl.String,
+        "suite": pl.String,
+        "file": pl.String,
+        "name": pl.String,
+        "platform": pl.String,
+        "status": pl.String,
+        "attempt": pl.Int32,
+        "duration_ms": pl.Float64,
+        "message": pl.String,
+        "format": pl.String,
+        "artifact_hash": pl.String,
+    }
+)
+
+TEST_META = pl.Schema(
+    {
+        "day": DAY,
+        "test_id": pl.String,
+        "flow": pl.String,
+        "feature": pl.String,
+        "risk": pl.String,
+        "event": pl.String,
+        "persona": pl.String,
+        "owner": pl.String,
+        "platform": pl.String,
+        "component": pl.String,
+        "source": pl.String,
+    }
+)
+
+COVERAGE_FILES = pl.Schema(
+    {
+        "day": DAY,
+        "run_id": pl.String,
+        "sha": pl.String,
+        "branch": pl.String,
+        "pipeline": pl.String,
+        "file": pl.String,
+        "component": pl.String,
+        "lines_valid": pl.Int64,
+        "lines_covered": pl.Int64,
+        "branches_valid": pl.Int64,
+        "branches_covered": pl.Int64,
+        "functions_valid": pl.Int64,
+        "functions_covered": pl.Int64,
+        "format": pl.String,
+        "artifact_hash": pl.String,
+    }
+)
+
+USAGE_EVENTS = pl.Schema(
+    {
+        "day": DAY,
+        "flow": pl.String,
+        "route": pl.String,
+        "traffic": pl.String,
+        "status_class": pl.String,
+        "platform": pl.String,
+        "browser": pl.String,
+        "persona": pl.String,
+        "tier": pl.String,
+        "source": pl.String,
+        "events": pl.Int64,
+        "users": pl.Int64,
+        "errors": pl.Int64,
+        "p95_latency_ms": pl.Float64,
+    }
+)
+
+DEFECTS = pl.Schema(
+    {
+        "day": DAY,
+        "key": pl.String,
+        "title": pl.String,
+        "flow": pl.String,
+        "component": pl.String,
+        "severity": pl.String,
+        "status": pl.String,
+        "status_category": pl.String,
+        "created_at": TS,
+        "resolved_at": TS,
+        "labels": pl.List(pl.String),
+        "source": pl.String,
+        "url": pl.String,
+    }
+)
+
+CODE_CHANGES = pl.Schema(
+    {
+        "day": DAY,
+        "sha": pl.String,
+        "file": pl.String,
+        "component": pl.String,
+        "lines_added": pl.Int64,
+        "lines_deleted": pl.Int64,
+        "source": pl.String,
+    }
+)
+
+FLOW_USAGE = pl.Schema(
+    {
+        "day": DAY,
+        "flow": pl.String,
+        "window_days": pl.Int32,
+        "events": pl.Int64,
+        "users": pl.Int64,
+        "errors": pl.Int64,
+        "daily_events_p95": pl.Float64,
+        "usage_norm": pl.Float64,
+        "top_platform": pl.String,
+        "platform_share": pl.Float64,
+        "tier_weight": pl.Float64,
+    }
+)
+
+FLAKE_STATS = pl.Schema(
+    {
+        "day": DAY,
+        "test_id": pl.String,
+        "flow": pl.String,
+        "window_days": pl.Int32,
+        "runs": pl.Int64,
+        "failures": pl.Int64,
+        "fail_rate": pl.Float64,
+        "wilson_low": pl.Float64,
+        "wilson_high": pl.Float64,
+        "same_sha_flips": pl.Int64,
+        "flip_rate": pl.Float64,
+        "flake_score": pl.Float64,
+        "flake_class": pl.String,
+        "blocking_runs": pl.Int64,
+        "blocking_flaky_failures": pl.Int64,
+    }
+)
+
+COVERAGE_BY_FLOW = pl.Schema(
+    {
+        "day": DAY,
+        "flow": pl.String,
+        "components": pl.List(pl.String),
+        "files": pl.Int64,
+        "lines_valid": pl.Int64,
+        "lines_covered": pl.Int64,
+        "branches_valid": pl.Int64,
+        "branches_covered": pl.Int64,
+        "functions_valid": pl.Int64,
+        "functions_covered": pl.Int64,
+        "line_rate": pl.Float64,
+        "branch_rate": pl.Float64,
+        "function_rate": pl.Float64,
+        "blended_coverage": pl.Float64,
+    }
+)
+
+DEFECT_DENSITY = pl.Schema(
+    {
+        "day": DAY,
+        "flow": pl.String,
+        "window_days": pl.Int32,
+        "open_defects": pl.Int64,
+        "new_defects": pl.Int64,
+        "weighted_defects": pl.Float64,
+        "defect_norm": pl.Float64,
+    }
+)
+
+RISK_SCORES = pl.Schema(
+    {
+        "day": DAY,
+        "flow": pl.String,
+        "usage": pl.Float64,
+        "criticality": pl.Float64,
+        "failure_impact": pl.Float64,
+        "revenue": pl.Float64,
+        "defect_density": pl.Float64,
+        "change_rate": pl.Float64,
+        "coverage_gap": pl.Float64,
+        "platform_dominance": pl.Float64,
+        "determinism": pl.Float64,
+        "risk_score": pl.Float64,
+        "decision": pl.String,
+    }
+)
+
+TOP_N_GAPS = pl.Schema(
+    {
+        "day": DAY,
+        "rank": pl.Int32,
+        "flow": pl.String,
+        "gap_kind": pl.String,
+        "gap_score": pl.Float64,
+        "usage": pl.Float64,
+        "coverage": pl.Float64,
+        "defect_density": pl.Float64,
+        "revenue": pl.Float64,
+        "risk_score": pl.Float64,
+        "decision": pl.String,
+        "owner": pl.String,
+        "reason": pl.String,
+    }
+)
+
+RELEASE_READINESS = pl.Schema(
+    {
+        "day": DAY,
+        "gate": pl.String,
+        "value": pl.Float64,
+        "threshold": pl.Float64,
+        "comparator": pl.String,
+        "passed": pl.Boolean,
+        "detail": pl.String,
+    }
+)
+
+TABLES: dict[str, pl.Schema] = {
+    "ci_runs": CI_RUNS,
+    "test_results": TEST_RESULTS,
+    "test_meta": TEST_META,
+    "coverage_files": COVERAGE_FILES,
+    "usage_events": USAGE_EVENTS,
+    "defects": DEFECTS,
+    "code_changes": CODE_CHANGES,
+    "flow_usage": FLOW_USAGE,
+    "flake_stats": FLAKE_STATS,
+    "coverage_by_flow": COVERAGE_BY_FLOW,
+    "defect_density": DEFECT_DENSITY,
+    "risk_scores": RISK_SCORES,
+    "top_n_gaps": TOP_N_GAPS,
+    "release_readiness": RELEASE_READINESS,
+}
+
+
+def empty(schema: pl.Schema) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)
+
+
+def conform(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    """Select the schema's columns in order, casting types and filling absent columns with nulls."""
+    columns = [
+        (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
+        for name, dtype in schema.items()
+    ]
+    return frame.select(columns)
+
+
+# What a single CI artifact parser returns: the table's columns minus those the landing reader
+# adds from run.json (day, run_id, sha, branch, pipeline, blocking, started_at) and the hash.
+_RUN_COLUMNS = {"day", "run_id", "sha", "branch", "pipeline", "blocking", "started_at", "artifact_hash"}
+ARTIFACT_RESULTS = pl.Schema({k: v for k, v in TEST_RESULTS.items() if k not in _RUN_COLUMNS})
+ARTIFACT_META = pl.Schema({k: v for k, v in TEST_META.items() if k != "day"})
+ARTIFACT_COVERAGE = pl.Schema(
+    {k: v for k, v in COVERAGE_FILES.items() if k not in _RUN_COLUMNS and k != "component"}
+)
