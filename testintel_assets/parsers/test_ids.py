@@ -51,6 +51,6 @@ def from_junit(classname: str | None, name: str, suite: str | None = None) -> st
 
 
 def from_playwright(file: str, titles: list[str]) -> str:
-    """`checkout.spec.ts` + [`Checkout`, `pays by card @smoke`] -> `checkout.spec.ts::Checkout › pays by card`."""
+    """`a.spec.ts` + [`Checkout`, `pays @smoke`] -> `a.spec.ts::Checkout › pays`."""
     parts = [clean_title(title) for title in titles if title and clean_title(title)]
     return f"{file.replace(chr(92), '/')}::{PLAYWRIGHT_TITLE_SEPARATOR.join(parts)}"
