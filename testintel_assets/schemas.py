@@ -208,6 +208,15 @@ DEFECT_DENSITY = pl.Schema(
     }
 )
 
+CHANGE_RATE = pl.Schema(
+    {
+        "day": DAY,
+        "flow": pl.String,
+        "changes": pl.Int64,
+        "change_norm": pl.Float64,
+    }
+)
+
 RISK_SCORES = pl.Schema(
     {
         "day": DAY,
@@ -268,6 +277,7 @@ TABLES: dict[str, pl.Schema] = {
     "flake_stats": FLAKE_STATS,
     "coverage_by_flow": COVERAGE_BY_FLOW,
     "defect_density": DEFECT_DENSITY,
+    "change_rate": CHANGE_RATE,
     "risk_scores": RISK_SCORES,
     "top_n_gaps": TOP_N_GAPS,
     "release_readiness": RELEASE_READINESS,
