@@ -9,6 +9,8 @@ One row per attempt:
   so the first failure is attempt 0 and the reruns follow in document order;
 - the same test listed again in the file (gotestsum `--rerun-fails`, TestNG retry analyzers, retry
   plugins that repeat the testcase) counts up as further attempts in document order;
+- pytest's own writer (suite "pytest") lists pytest-rerunfailures reruns as repeated testcases
+  without their failure: every attempt but the last of a repeated pytest test is marked failed;
 - an `<error>`/`<failure>` directly under `<testsuite>` (the class failed before any test ran)
   becomes one row named `(suite)`, as Jenkins' JUnit plugin counts such a suite.
 
@@ -39,12 +41,13 @@ from testintel_assets.parsers.test_rows import (
     title_tag_meta,
     with_ids,
 )
-from testintel_assets.parsers.xml_guard import feed_expat, hardened_expat
+from testintel_assets.parsers.xml_guard import feed_expat, hardened_expat, root_element
 
 ROOTS = ("testsuites", "testsuite")
 FORMAT = "junit"
 SUREFIRE_FORMAT = "junit-surefire"
 SUITE_ROW_NAME = "(suite)"
+PYTEST_RERUN_MESSAGE = "rerun by pytest-rerunfailures (pytest's JUnit report omits why this attempt failed)"
 CHUNK_ROWS = 20_000
 NANOSECOND_THRESHOLD_MS = 1e9  # no test runs 11.6 days: a file with such a time wrote nanoseconds
 
@@ -92,6 +95,7 @@ class _Scan:
     meta: list[dict[str, str | None]] = field(default_factory=list)
     unnamed: int = 0
     root: str | None = None
+    pytest: bool = False  # pytest's own JUnit writer (`junit_suite_name` default "pytest")
     surefire: bool = False
 
 
@@ -155,6 +159,7 @@ def _scan(path: Path) -> _Scan:
             )
             stack.append(len(scan.suites) - 1)
             scan.root = scan.root or tag
+            scan.pytest = scan.pytest or attrs.get("name") == "pytest"
             scan.surefire = scan.surefire or "surefire" in attrs.get("xsi:noNamespaceSchemaLocation", "")
         elif tag in _OUTCOMES and stack:
             message = bound_message(attrs.get("message") or attrs.get("type"))
@@ -173,6 +178,7 @@ def _scan(path: Path) -> _Scan:
                     f"root element <{tag}> is not a JUnit report (<testsuites> or <testsuite>)"
                 )
             scan.root = tag
+            scan.pytest = attrs.get("name") == "pytest tests"
 
     def start_in_case(tag: str, attrs: dict[str, str]) -> None:
         nonlocal extra
@@ -256,6 +262,10 @@ def _scan(path: Path) -> _Scan:
     return scan
 
 
+def looks_like_junit(head: bytes) -> bool:
+    return root_element(head) in ROOTS
+
+
 def read_junit(path: Path) -> Parsed:
     """Every testcase attempt of a JUnit XML file as ARTIFACT_RESULTS, plus test_meta from properties
     and title tags. Raises ArtifactRejected for anything that is not a well-formed, safe JUnit report."""
@@ -268,6 +278,8 @@ def read_junit(path: Path) -> Parsed:
     if scan.extras:
         rows = _with_extra_attempts(rows, scan.extras)
     results = number_attempts(rows, SUREFIRE_FORMAT if scan.surefire else FORMAT)
+    if scan.pytest:
+        results = _pytest_reruns_failed(results)
     return Parsed(results=results, meta=meta_frame(scan.meta + _property_meta(rows, scan)))
 
 
@@ -312,6 +324,17 @@ def _prepare(cases: pl.DataFrame, suites: list[_Suite], row_offset: int, unnamed
         pl.col(_MESSAGE).alias("message"),
     )
     return with_ids(raw)
+
+
+def _pytest_reruns_failed(results: pl.DataFrame) -> pl.DataFrame:
+    """pytest's JUnit writer lists each pytest-rerunfailures rerun as a testcase but drops the
+    failure that caused it, so an earlier attempt looks passed. pytest node ids are unique in a
+    session and only failures are rerun: every attempt but the last of a repeated test failed."""
+    superseded = (pl.col("attempt") < pl.col("attempt").max().over("test_id")) & (pl.col("status") == PASSED)
+    return results.with_columns(
+        status=pl.when(superseded).then(pl.lit(FAILED)).otherwise("status"),
+        message=pl.when(superseded).then(pl.lit(PYTEST_RERUN_MESSAGE)).otherwise("message"),
+    )
 
 
 def _with_extra_attempts(raw: pl.DataFrame, extras: list) -> pl.DataFrame:

@@ -84,19 +84,21 @@ def join_id(owner: str, name: str) -> str:
     return f"{owner}::{name}" if owner else name
 
 
-def from_pytest_nodeid(nodeid: str) -> str:
-    """`tests/test_cart.py::TestCart::test_add[2]` -> `tests.test_cart.TestCart::test_add[2]`.
-
-    Mirrors pytest's `junitxml.mangle_test_address`: the parameter part (from the first `[`) is
-    kept whole, so `::` inside a parameter id does not split it.
-    """
+def split_pytest_nodeid(nodeid: str) -> tuple[str, str]:
+    """(classname, name) as pytest's JUnit writer derives them (`junitxml.mangle_test_address`):
+    the parameter part from the first `[` is kept whole, so `::` inside it does not split."""
     address, bracket, params = nodeid.partition("[")
     path, sep, rest = address.partition("::")
     if not sep:
-        return clean_title(nodeid)
+        return "", nodeid
     module = re.sub(r"\.py$", "", path.replace("\\", "/")).replace("/", ".")
     *classes, name = rest.split("::")
-    return join_id(".".join([module, *classes]), name + bracket + params)
+    return ".".join([module, *classes]), name + bracket + params
+
+
+def from_pytest_nodeid(nodeid: str) -> str:
+    """`tests/test_cart.py::TestCart::test_add[2]` -> `tests.test_cart.TestCart::test_add[2]`."""
+    return join_id(*split_pytest_nodeid(nodeid))
 
 
 def from_junit(classname: str | None, name: str | None, suite: str | None = None) -> str:

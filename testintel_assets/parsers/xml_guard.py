@@ -12,6 +12,7 @@ Every failure becomes `ArtifactRejected` naming the problem and, where the parse
 from __future__ import annotations
 
 import codecs
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,21 @@ def iterparse(path: Path, events: tuple[str, ...] = ("end",)) -> Iterator[tuple[
         raise _malformed(path, message, line, column) from None
     except DefusedXmlException as exc:
         raise UnsafeXml(f"XML refused by the entity-expansion / XXE guard: {exc}") from None
+
+
+_ROOT_RE = re.compile(rb"<(?![?!])([A-Za-z_][\w.\-:]*)")
+_SKIP_RE = re.compile(rb"<!--.*?-->|<\?.*?\?>|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.DOTALL)
+
+
+def root_element(head: bytes) -> str | None:
+    """The document element's name from the first bytes of a file (prolog, comments, DOCTYPE skipped)."""
+    match = _ROOT_RE.search(_SKIP_RE.sub(b"", head))
+    return local_name(match.group(1).decode("ascii", "replace")) if match else None
+
+
+def local_name(tag: str) -> str:
+    """`{namespace}Name` -> `Name` (TRX and NUnit 3 declare a default namespace)."""
+    return tag.rpartition("}")[2]
 
 
 def _malformed(path: Path, problem: str, line: int, column: int) -> ArtifactRejected:
