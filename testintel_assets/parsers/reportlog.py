@@ -18,13 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from testintel_assets.attempts import phase_status, worse
 from testintel_assets.parsers import ArtifactRejected, Parsed, test_ids
 from testintel_assets.parsers.json_input import iter_lines
 from testintel_assets.parsers.test_rows import (
-    ERROR,
-    FAILED,
     PASSED,
-    SKIPPED,
     bound_message,
     finish_results,
     meta_frame,
@@ -32,7 +30,6 @@ from testintel_assets.parsers.test_rows import (
 )
 
 FORMAT = "pytest-reportlog"
-_RANK = {PASSED: 0, SKIPPED: 1, FAILED: 2, ERROR: 3}
 
 
 def looks_like_reportlog(head: bytes) -> bool:
@@ -73,16 +70,10 @@ def read_reportlog(path: Path) -> Parsed:
 
 
 def _add_phase(attempt: dict[str, Any], report: dict[str, Any]) -> None:
-    outcome, when = report.get("outcome"), report.get("when")
     attempt["duration"] += float(report.get("duration") or 0.0)
     attempt.setdefault("file", (report.get("location") or [None])[0])
-    if outcome in ("failed", "rerun"):
-        status = FAILED if when == "call" else ERROR
-    elif outcome == "skipped":
-        status = SKIPPED
-    else:
-        return
-    if _RANK[status] > _RANK[attempt["status"]]:
+    status = phase_status(report.get("when"), report.get("outcome"))
+    if worse(attempt["status"], status):
         attempt["status"] = status
         attempt["message"] = _longrepr_message(report)
 
