@@ -238,7 +238,7 @@ class _Recorder:
         for test_id, entry in quarantine.expired.items():
             if test_id in ran:
                 write(
-                    f"EXPIRED quarantine (its failures count again) {test_id} - expired {entry.get('expires')}"
+                    f"EXPIRED quarantine (failures count again) {test_id}, expired {entry.get('expires')}"
                 )
         write(
             f"{len(state.quarantined_failures)} quarantined failure(s), {len(passing)} quarantined pass(es)"

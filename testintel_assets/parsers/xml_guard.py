@@ -102,7 +102,7 @@ def local_name(tag: str) -> str:
 
 def _malformed(path: Path, problem: str, line: int, column: int) -> ArtifactRejected:
     where = f"line {line}, column {column}"
-    if problem in _TRUNCATED and line <= 1 and _is_blank(path):
+    if problem in _TRUNCATED and _is_blank(path):
         return ArtifactRejected("empty document: no XML element found")
     if problem in _TRUNCATED:
         return ArtifactRejected(f"truncated XML: the document ends before its root element closes ({where})")
