@@ -237,9 +237,7 @@ class _Recorder:
         ran = {from_pytest_nodeid(nodeid) for nodeid in state.tests}
         for test_id, entry in quarantine.expired.items():
             if test_id in ran:
-                write(
-                    f"EXPIRED quarantine (failures count again) {test_id}, expired {entry.get('expires')}"
-                )
+                write(f"EXPIRED quarantine (failures count again) {test_id}, expired {entry.get('expires')}")
         write(
             f"{len(state.quarantined_failures)} quarantined failure(s), {len(passing)} quarantined pass(es)"
         )

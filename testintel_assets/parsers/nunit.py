@@ -7,7 +7,8 @@ Suite is the innermost `<test-suite>` (the fixture). Statuses:
 - NUnit 3 `result`: Passed, Warning -> passed; Failed -> failed unless `label` is Error, Invalid or
   Cancelled -> error; Skipped, Ignored, Explicit, Inconclusive -> skipped;
 - NUnit 2 `result`: Success -> passed; Failure -> failed; Error, NotRunnable (invalid test) ->
-  error; Ignored, Skipped, Inconclusive, Cancelled or `executed="False"` -> skipped.
+  error; Ignored, Skipped, Inconclusive, Cancelled or `executed="False"` -> skipped; NUnit 2.2
+  writes no `result`, only `success`.
 `<property name="flow" value="checkout"/>` (NUnit `[Property("flow", "checkout")]`) and categories
 named `flow:checkout` become test_meta (source nunit-property).
 """
@@ -100,6 +101,8 @@ def _status(element: Any, root: str) -> str:
         return status
     if result in _V2:
         return _V2[result]
+    if not result and element.get("executed", "True").lower() == "true":  # NUnit 2.2: success only
+        return PASSED if element.get("success", "True").lower() == "true" else FAILED
     return SKIPPED
 
 

@@ -38,7 +38,9 @@ def independent_count(path: Path) -> Counter:
         tags = {child.tag for child in case}
         status = next((worst[t] for t in ("error", "failure", "skipped") if t in tags), None)
         if status is None:
-            status = "skipped" if case.get("status", "").lower() in ("disabled", "skipped", "notrun") else "passed"
+            status = (
+                "skipped" if case.get("status", "").lower() in ("disabled", "skipped", "notrun") else "passed"
+            )
         counts[status] += 1
         for child in case:
             if child.tag in ("flakyFailure", "rerunFailure"):
@@ -78,14 +80,25 @@ def test_every_real_junit_file_matches_an_independent_count(path: Path) -> None:
         ("publish-unit-test-result-action--unsupported-unicode.xml", 7, 2, 2, 2),
     ],
 )
-def test_totals_equal_what_the_producer_wrote(name: str, tests: int, failures: int, errors: int, skipped: int) -> None:
+def test_totals_equal_what_the_producer_wrote(
+    name: str, tests: int, failures: int, errors: int, skipped: int
+) -> None:
     results = read_junit(next(JUNIT.rglob(name))).results
     count = Counter(results.get_column("status").to_list())
-    assert (results.height, count["failed"], count["error"], count["skipped"]) == (tests, failures, errors, skipped)
+    assert (results.height, count["failed"], count["error"], count["skipped"]) == (
+        tests,
+        failures,
+        errors,
+        skipped,
+    )
 
 
 def _rows(name: str) -> list[tuple]:
-    return read_junit(next(JUNIT.rglob(name))).results.select("test_id", "status", "attempt", "duration_ms").rows()
+    return (
+        read_junit(next(JUNIT.rglob(name)))
+        .results.select("test_id", "status", "attempt", "duration_ms")
+        .rows()
+    )
 
 
 def test_surefire_flaky_failures_are_earlier_attempts_then_the_pass() -> None:
@@ -94,7 +107,10 @@ def test_surefire_flaky_failures_are_earlier_attempts_then_the_pass() -> None:
         ("io.olamy.FlakyTest::testApp", "failed", 1, None),
         ("io.olamy.FlakyTest::testApp", "passed", 2, 1.0),
     ]
-    assert [r[1:3] for r in _rows("action-junit-report--marathon_junit_report.xml")] == [("failed", 0), ("passed", 1)]
+    assert [r[1:3] for r in _rows("action-junit-report--marathon_junit_report.xml")] == [
+        ("failed", 0),
+        ("passed", 1),
+    ]
 
 
 def test_surefire_reruns_follow_the_first_failure() -> None:
@@ -149,11 +165,24 @@ def test_fields_from_the_producers() -> None:
     assert 'Test with "quotes" in the test name' in entities.get_column("name").to_list()
     assert "A message with < and >" in entities.get_column("message").to_list()
     # suite-level <error> (a class that failed before its tests) is one row named (suite)
-    suite_error = read_junit(next(JUNIT.rglob("junit-plugin--junit-report-6700.xml"))).results.row(0, named=True)
-    assert (suite_error["test_id"], suite_error["status"]) == ("gda.device.detector.XHDetectorTest::(suite)", "error")
+    suite_error = read_junit(next(JUNIT.rglob("junit-plugin--junit-report-6700.xml"))).results.row(
+        0, named=True
+    )
+    assert (suite_error["test_id"], suite_error["status"]) == (
+        "gda.device.detector.XHDetectorTest::(suite)",
+        "error",
+    )
     # BOM (xUnit.net file) and nested suites: the innermost suite names the row
-    nested = read_junit(next(JUNIT.rglob("publish-unit-test-result-action--testsuite-in-testsuite.xml"))).results
-    assert nested.get_column("suite").to_list() == ["TestSuite1", "TestSuite1", "TestSuite2.1", "TestSuite2", "Project Test Suite"]
+    nested = read_junit(
+        next(JUNIT.rglob("publish-unit-test-result-action--testsuite-in-testsuite.xml"))
+    ).results
+    assert nested.get_column("suite").to_list() == [
+        "TestSuite1",
+        "TestSuite1",
+        "TestSuite2.1",
+        "TestSuite2",
+        "Project Test Suite",
+    ]
     assert read_junit(next(JUNIT.rglob("publish-unit-test-result-action--xunit.xml"))).results.height == 2
 
 
@@ -171,7 +200,10 @@ def test_properties_and_title_tags_become_meta(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     parsed = read_junit(report)
-    assert parsed.results.get_column("test_id").to_list() == ["Cart::adds an item", "Cart::removes [Jira:AB-1]"]
+    assert parsed.results.get_column("test_id").to_list() == [
+        "Cart::adds an item",
+        "Cart::removes [Jira:AB-1]",
+    ]
     assert parsed.results.get_column("file").to_list() == ["spec/cart.spec.js"] * 2
     meta = {(row["test_id"], row["source"]): row for row in parsed.meta.iter_rows(named=True)}
     title = meta[("Cart::adds an item", "title-tag")]
@@ -208,12 +240,26 @@ PARAM = """<?xml version="1.0"?>
         (b"", "empty file"),
         (b"  \n ", "empty document"),
         (b'<?xml version="1.0"?><testsuites><testsuite name="a"><testcase name="b">', "truncated XML"),
-        (b'<?xml version="1.0" encoding="utf-8"?><testsuite><testcase name="caf\xe9"/></testsuite>', "not UTF-8"),
+        (
+            b'<?xml version="1.0" encoding="utf-8"?><testsuite><testcase name="caf\xe9"/></testsuite>',
+            "not UTF-8",
+        ),
         (b"<html><body>502 Bad Gateway</body></html>", "root element <html>"),
         (b"<testsuite><testcase name='a'></testsuite>", "mismatched tag"),
         (b"<testsuite><testcase name='&undefined;'/></testsuite>", "undefined entity"),
     ],
-    ids=["billion-laughs", "xxe", "parameter-entity", "empty", "blank", "truncated", "latin1", "html", "mismatch", "entity"],
+    ids=[
+        "billion-laughs",
+        "xxe",
+        "parameter-entity",
+        "empty",
+        "blank",
+        "truncated",
+        "latin1",
+        "html",
+        "mismatch",
+        "entity",
+    ],
 )
 def test_bad_input_is_rejected_with_a_reason(tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "report.xml"
@@ -225,7 +271,9 @@ def test_bad_input_is_rejected_with_a_reason(tmp_path: Path, content: bytes, rea
 
 def test_declared_latin1_is_read(tmp_path: Path) -> None:
     path = tmp_path / "latin1.xml"
-    path.write_bytes(b'<?xml version="1.0" encoding="ISO-8859-1"?><testsuite name="s"><testcase name="caf\xe9"/></testsuite>')
+    path.write_bytes(
+        b'<?xml version="1.0" encoding="ISO-8859-1"?><testsuite name="s"><testcase name="caf\xe9"/></testsuite>'
+    )
     assert read_junit(path).results.get_column("name").to_list() == ["café"]
 
 

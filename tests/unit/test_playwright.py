@@ -38,7 +38,13 @@ def test_every_result_is_an_attempt_and_test_outcomes_match_playwright(path: Pat
         pl.col("status").last().alias("final"), (pl.col("status") == "failed").any().alias("any_failed")
     )
     ours = Counter(
-        "skipped" if final == "skipped" else "unexpected" if final == "failed" else "flaky" if any_failed else "expected"
+        "skipped"
+        if final == "skipped"
+        else "unexpected"
+        if final == "failed"
+        else "flaky"
+        if any_failed
+        else "expected"
         for final, any_failed in last.select("final", "any_failed").iter_rows()
     )
     # test.fail() tests (expectedStatus "failed") that failed as expected are skipped here
@@ -46,7 +52,9 @@ def test_every_result_is_an_attempt_and_test_outcomes_match_playwright(path: Pat
     assert ours == theirs
     if "stats" in report:
         stats = report["stats"]
-        assert sum(ours.values()) == stats["expected"] + stats["unexpected"] + stats["flaky"] + stats["skipped"]
+        assert (
+            sum(ours.values()) == stats["expected"] + stats["unexpected"] + stats["flaky"] + stats["skipped"]
+        )
 
 
 def test_projects_are_platforms_and_retries_count_up() -> None:
@@ -54,7 +62,9 @@ def test_projects_are_platforms_and_retries_count_up() -> None:
     results = read_playwright(path).results
     projects = {t["projectName"] for s in json.loads(path.read_text())["suites"] for t in _walk(s)}
     assert set(results.get_column("platform")) == projects == {"chromium", "firefox"}
-    adds = results.filter((pl.col("test_id") == "add.spec.ts::add › adds") & (pl.col("platform") == "chromium"))
+    adds = results.filter(
+        (pl.col("test_id") == "add.spec.ts::add › adds") & (pl.col("platform") == "chromium")
+    )
     assert adds.get_column("attempt").to_list() == [0, 1, 2, 3, 4]
     assert "\x1b" not in "".join(results.get_column("message").drop_nulls())
 
@@ -72,7 +82,10 @@ def test_generated_report_meta_and_ids_agree_with_playwrights_junit() -> None:
     assert junit_ids == set(parsed.results.get_column("test_id"))
     meta = {(r["test_id"], r["source"]): r for r in parsed.meta.iter_rows(named=True)}
     pays = "checkout.spec.ts::Checkout › pays with card"
-    assert (meta[(pays, "playwright-annotation")]["risk"], meta[(pays, "playwright-annotation")]["owner"]) == ("high", "commerce")
+    assert (
+        meta[(pays, "playwright-annotation")]["risk"],
+        meta[(pays, "playwright-annotation")]["owner"],
+    ) == ("high", "commerce")
     assert meta[(pays, "playwright-tag")]["risk"] == "high"
     assert meta[(pays, "title-tag")]["flow"] == "checkout"
     assert meta[("checkout.spec.ts::Checkout › flaky coupon", "playwright-tag")]["flow"] == "checkout"
@@ -84,7 +97,12 @@ def test_generated_report_meta_and_ids_agree_with_playwrights_junit() -> None:
 
 @pytest.mark.parametrize(
     ("content", "reason"),
-    [(b"", "empty file"), (b'{"config": {}, "suites": [', "malformed JSON"), (b"[1, 2]", "not a Playwright"), (b'{"config": {}}', "missing key")],
+    [
+        (b"", "empty file"),
+        (b'{"config": {}, "suites": [', "malformed JSON"),
+        (b"[1, 2]", "not a Playwright"),
+        (b'{"config": {}}', "missing key"),
+    ],
 )
 def test_bad_reports_are_rejected(tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "report.json"
