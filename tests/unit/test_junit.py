@@ -193,7 +193,8 @@ def test_properties_and_title_tags_become_meta(tmp_path: Path) -> None:
 <testsuites><testsuite name="web" file="spec/cart.spec.js">
  <properties><property name="owner" value="commerce"/><property name="java.version" value="17"/></properties>
  <testcase classname="Cart [flow:cart]" name="adds an item @smoke [risk:high]" time="0.5">
-  <properties><property name="flow" value="checkout"/><property name="mixpanel">Cart Updated</property></properties>
+  <properties><property name="flow" value="checkout"/>
+   <property name="mixpanel">Cart Updated</property></properties>
  </testcase>
  <testcase classname="Cart" name="removes [Jira:AB-1]"/>
 </testsuite></testsuites>""",
@@ -272,7 +273,8 @@ def test_bad_input_is_rejected_with_a_reason(tmp_path: Path, content: bytes, rea
 def test_declared_latin1_is_read(tmp_path: Path) -> None:
     path = tmp_path / "latin1.xml"
     path.write_bytes(
-        b'<?xml version="1.0" encoding="ISO-8859-1"?><testsuite name="s"><testcase name="caf\xe9"/></testsuite>'
+        b'<?xml version="1.0" encoding="ISO-8859-1"?>'
+        b'<testsuite name="s"><testcase name="caf\xe9"/></testsuite>'
     )
     assert read_junit(path).results.get_column("name").to_list() == ["café"]
 

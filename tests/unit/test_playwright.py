@@ -20,8 +20,7 @@ GENERATED = REPO_ROOT / "tests" / "fixtures" / "generated" / "playwright"
 
 def _walk(suite: dict):
     for spec in suite.get("specs", []):
-        for test in spec["tests"]:
-            yield test
+        yield from spec["tests"]
     for child in suite.get("suites", []):
         yield from _walk(child)
 

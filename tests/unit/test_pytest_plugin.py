@@ -119,7 +119,7 @@ def test_quarantined_failures_do_not_fail_the_session(pytester: pytest.Pytester,
     result.stdout.fnmatch_lines(
         [
             "*testintel quarantine*",
-            "QUARANTINED FAILURE (does not fail the session) test_q.py::test_flaky - quarantined: flaky: fails 30%",
+            "QUARANTINED FAILURE (does not fail the session) test_q.py::test_flaky - quarantined: flaky*30%",
             "EXPIRED quarantine (failures count again) test_q::test_broken, expired 2000-01-01",
         ]
     )
