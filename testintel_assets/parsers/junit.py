@@ -1,4 +1,5 @@
-"""JUnit XML, every dialect CI produces, streamed through a hardened expat parser (docs/test-results.md).
+"""JUnit XML, every dialect CI produces: a C well-formedness pass plus column-wise extraction
+(docs/test-results.md).
 
 One row per attempt:
 - a `<testcase>` is one attempt; its status is the worst of its children (error > failure >
@@ -14,16 +15,19 @@ One row per attempt:
 - an `<error>`/`<failure>` directly under `<testsuite>` (the class failed before any test ran)
   becomes one row named `(suite)`, as Jenkins' JUnit plugin counts such a suite.
 
-Speed: per testcase, Python sees one start and one end callback that keep pyexpat's attribute dict
-as the row; character data is delivered only while a message or property value is read; rows go
-to Polars every CHUNK_ROWS cases (bounded memory) and everything else is one vectorised pass.
+Speed: Python never visits a testcase on its own. `xml_guard.XmlText` checks the file in C and hands
+over decoded text in segments; each segment is split at '<' and Polars classifies the pieces,
+follows which testcase is open (a forward fill) and reads the testcase attributes column-wise. Only
+the rare elements -- suites, failure/error/skipped, Surefire reruns, properties and what is inside
+them -- go through `_Events`, a small state machine in Python, whose results are joined back.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -41,14 +45,21 @@ from testintel_assets.parsers.test_rows import (
     title_tag_meta,
     with_ids,
 )
-from testintel_assets.parsers.xml_guard import feed_expat, hardened_expat, root_element
+from testintel_assets.parsers.xml_guard import (
+    NAMED_REFERENCES,
+    XmlText,
+    attribute_value,
+    attributes,
+    root_element,
+    start_tag,
+    unescape,
+)
 
 ROOTS = ("testsuites", "testsuite")
 FORMAT = "junit"
 SUREFIRE_FORMAT = "junit-surefire"
 SUITE_ROW_NAME = "(suite)"
 PYTEST_RERUN_MESSAGE = "rerun by pytest-rerunfailures (pytest's JUnit report omits why this attempt failed)"
-CHUNK_ROWS = 20_000
 NANOSECOND_THRESHOLD_MS = 1e9  # no test runs 11.6 days: a file with such a time wrote nanoseconds
 
 _OUTCOMES = {"failure": FAILED, "error": ERROR, "skipped": SKIPPED}
@@ -57,21 +68,23 @@ _LATER = {"rerunFailure": FAILED, "rerunError": ERROR}  # Surefire: reruns after
 _RANK = {None: 0, SKIPPED: 1, FAILED: 2, ERROR: 3}
 _SKIP_STATUS_ATTR = ["disabled", "skipped", "skip", "ignored", "notrun", "not run", "pending"]
 _QUIET = {"system-out", "system-err"}
+# Elements whose text may be read (a message or property value without its attribute) ...
+_TEXT_TAGS = [*_OUTCOMES, *_EARLIER, *_LATER, "property"]
+# ... and, with suites, every element `_Events` sees; anything inside a text element is seen too.
+_EVENT_TAGS = [*_TEXT_TAGS, "testsuite"]
+_CASE_ATTRIBUTES = ("classname", "class", "name", "file", "time", "status")
+_NO_CASE = -1
 
-# Keys we add to pyexpat's attribute dict: a leading blank cannot start an XML attribute name.
-_SUITE, _STATUS, _MESSAGE, _PLATFORM = " suite", " status", " message", " platform"
-_CASE_SCHEMA = {
-    "classname": pl.String,
-    "class": pl.String,
-    "name": pl.String,
-    "file": pl.String,
-    "time": pl.String,
-    "status": pl.String,
-    _SUITE: pl.Int32,
-    _STATUS: pl.String,
-    _MESSAGE: pl.String,
-    _PLATFORM: pl.String,
-}
+_SUITE, _STATUS, _MESSAGE, _PLATFORM = "suite_index", "status_child", "message", "platform_property"
+_OVERRIDES = {"row": pl.UInt64, _STATUS: pl.String, _MESSAGE: pl.String, _PLATFORM: pl.String}
+_SUITE_ROWS = {"row": pl.UInt64, _SUITE: pl.Int32, "name": pl.String, _STATUS: pl.String, _MESSAGE: pl.String}
+_CASE_ROWS = {"row": pl.UInt64, **dict.fromkeys(_CASE_ATTRIBUTES, pl.String)}
+# Rows are keyed by document order: testcase n (the n-th `<testcase` of the file) is n << 32, and a
+# `(suite)` row that follows it before testcase n + 1 is (n << 32) + 1, + 2 ...
+_ROW_BITS = 32
+_TESTCASE = "<testcase"
+_OTHER_TAG = re.compile(r"<testcase[^ \t\n/>]")  # `<testcases>` & co. are other elements
+_EVENT_STARTS = tuple(_EVENT_TAGS)
 
 
 @dataclass
@@ -83,7 +96,7 @@ class _Suite:
 
 @dataclass
 class _Scan:
-    """What the expat pass leaves behind for the vectorised finish."""
+    """What reading the file leaves behind for the vectorised finish."""
 
     chunks: list[pl.DataFrame] = field(default_factory=list)
     suites: list[_Suite] = field(default_factory=list)
@@ -99,167 +112,393 @@ class _Scan:
     surefire: bool = False
 
 
-def _scan(path: Path) -> _Scan:
-    """One streaming pass: testcase attribute dicts in chunks, plus the rare extras on the side."""
-    scan = _Scan()
-    parser = hardened_expat()
-    cases: list[dict[str, Any]] = []
-    flushed = 0
-    stack: list[int] = []
-    current: dict[str, Any] | None = None
-    current_row = -1
-    text: list[str] = []
-    text_for: str | None = None  # "outcome" | "extra" | "property" while character data is read
-    extra: tuple[str, str | None] | None = None  # (flaky/rerun tag, its message attribute)
-    earlier: list[tuple[str, str | None]] = []
-    later: list[tuple[str, str | None]] = []
-    props: dict[str, str] = {}
-    property_key: str | None = None
+class _Events:
+    """Everything but plain passing testcases, in document order: the state machine a streaming
+    parser's handlers would run, fed with the pieces of a segment split at '<' (module doc)."""
 
-    def collect(data: str) -> None:
-        if sum(map(len, text)) < MESSAGE_LIMIT * 2:  # only the first line is kept: stop early
-            text.append(data)
+    def __init__(self, scan: _Scan) -> None:
+        self.scan = scan
+        self.stack: list[int] = []
+        self.case = _NO_CASE  # row of the open testcase
+        self.base = 0  # row of the last testcase started; `(suite)` rows and marks count on from it
+        self.added = 0
+        self.marks: list[tuple[int, int]] = []  # (row, innermost open suite after it) in this segment
+        self.status: dict[int, str] = {}
+        self.message: dict[int, str | None] = {}
+        self.platform: dict[int, str] = {}
+        self.suite_rows: list[tuple[int, int, str, str, str | None]] = []
+        self.text: list[str] = []
+        self.text_for: str | None = None  # "outcome" | "extra" | "property" while text is read
+        self.collecting = False  # False inside <system-out>/<system-err> of a text element
+        self.extra: tuple[str, str | None] | None = None  # (flaky/rerun tag, its message attribute)
+        self.earlier: list[tuple[str, str | None]] = []
+        self.later: list[tuple[str, str | None]] = []
+        self.props: dict[str, str] = {}
+        self.property_key: str | None = None
 
-    def read_text(target: str) -> None:
-        nonlocal text_for
-        text.clear()
-        text_for = target
-        parser.CharacterDataHandler = collect
+    @property
+    def suite(self) -> int:
+        return self.stack[-1] if self.stack else _NO_CASE
 
-    def stop_text() -> str:
-        nonlocal text_for
-        parser.CharacterDataHandler = None
-        text_for = None
-        return "".join(text)
+    def root(self, tag: str, attrs: dict[str, str]) -> None:
+        if tag == "testsuites":
+            self.scan.root = tag
+            self.scan.pytest = attrs.get("name") == "pytest tests"
+        elif tag not in ("testsuite", "testcase"):  # a root testsuite is read as the suite it is
+            raise ArtifactRejected(
+                f"root element <{tag}> is not a JUnit report (<testsuites> or <testsuite>)"
+            )
 
-    def flush() -> None:
-        nonlocal flushed
-        chunk = _prepare(pl.from_dicts(cases, schema=_CASE_SCHEMA), scan.suites, flushed, scan.unnamed)
-        scan.unnamed += int(chunk.get_column("unnamed").sum() or 0)
-        scan.meta.extend(title_tag_meta(chunk))
-        scan.chunks.append(chunk.drop("owner", "raw_name", "unnamed"))
-        flushed += len(cases)
-        cases.clear()
+    def head(self, text: str) -> None:
+        """What a segment holds before its first testcase: it continues the previous segment."""
+        first, *pieces = text.split("<")
+        if self.collecting:
+            self.collect(first)
+        for piece in pieces:
+            self.piece(piece)
 
-    def start(tag: str, attrs: dict[str, Any]) -> None:
-        nonlocal current, current_row
-        if tag == "testcase":
-            if len(cases) >= CHUNK_ROWS:
-                flush()
-            attrs[_SUITE] = stack[-1] if stack else None
-            current_row = flushed + len(cases)
-            cases.append(attrs)
-            current = attrs
-        elif current is not None:
-            start_in_case(tag, attrs)
+    def testcase(self, row: int, chunk: str) -> dict[str, str]:
+        """A testcase (its start tag after `<testcase`) and everything up to the next testcase."""
+        first, *pieces = chunk.split("<")
+        _, markup, empty, end = start_tag("testcase" + first)
+        self.enter(row)
+        self.base, self.added = row, 0
+        if empty:
+            self.enter(_NO_CASE)
+        if self.collecting:
+            self.collect(first[end - len("testcase") :])
+        for piece in pieces:
+            self.piece(piece)
+        return attributes(markup)
+
+    def piece(self, piece: str) -> None:
+        """A start or end tag and the text up to the next tag."""
+        if piece[0] == "/":
+            close = piece.find(">")
+            self.end(piece[1:close].rstrip(" \t\n"))
+            if self.collecting:
+                self.collect(piece[close + 1 :])
+        elif piece.startswith(_EVENT_STARTS) or self.text_for is not None:
+            tag, markup, empty, end = start_tag(piece)
+            self.start(tag, attributes(markup))
+            if empty:
+                self.end(tag)
+            if self.collecting:
+                self.collect(piece[end:])
+
+    def enter(self, case: int) -> None:
+        """Close the books of the testcase that was open, if another one (or none) is now."""
+        if case == self.case:
+            return
+        if self.earlier or self.later:
+            self.scan.extras.append((self.case, self.earlier, self.later))
+            self.earlier, self.later = [], []
+        if self.props:
+            self.scan.case_props.append((self.case, self.props))
+            self.props = {}
+        self.case = case
+
+    def collect(self, data: str) -> None:
+        if sum(map(len, self.text)) < MESSAGE_LIMIT * 2:  # only the first line is kept: stop early
+            self.text.append(data)
+
+    def read_text(self, target: str) -> None:
+        self.text.clear()
+        self.text_for = target
+        self.collecting = True
+
+    def stop_text(self) -> str:
+        self.collecting = False
+        self.text_for = None
+        return unescape("".join(self.text))
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if self.case != _NO_CASE:
+            self.start_in_case(tag, attrs)
         elif tag == "testsuite":
-            parent = scan.suites[stack[-1]] if stack else _Suite(None, None, {})
-            scan.suites.append(
+            parent = self.scan.suites[self.suite] if self.stack else _Suite(None, None, {})
+            self.scan.suites.append(
                 _Suite(attrs.get("name") or parent.name, attrs.get("file") or parent.file, dict(parent.props))
             )
-            stack.append(len(scan.suites) - 1)
-            scan.root = scan.root or tag
-            scan.pytest = scan.pytest or attrs.get("name") == "pytest"
-            scan.surefire = scan.surefire or "surefire" in attrs.get("xsi:noNamespaceSchemaLocation", "")
-        elif tag in _OUTCOMES and stack:
+            self.stack.append(len(self.scan.suites) - 1)
+            self.mark()
+            self.scan.root = self.scan.root or tag
+            self.scan.pytest = self.scan.pytest or attrs.get("name") == "pytest"
+            schema = attrs.get("xsi:noNamespaceSchemaLocation", "")
+            self.scan.surefire = self.scan.surefire or "surefire" in schema
+        elif tag in _OUTCOMES and self.stack:
             message = bound_message(attrs.get("message") or attrs.get("type"))
-            suite_row = {
-                "name": SUITE_ROW_NAME,
-                _SUITE: stack[-1],
-                _STATUS: _OUTCOMES[tag],
-                _MESSAGE: message,
-            }
-            cases.append(suite_row)
-        elif tag == "property" and stack:
-            start_property(attrs)
-        elif scan.root is None:
-            if tag not in ROOTS:
-                raise ArtifactRejected(
-                    f"root element <{tag}> is not a JUnit report (<testsuites> or <testsuite>)"
-                )
-            scan.root = tag
-            scan.pytest = attrs.get("name") == "pytest tests"
+            self.added += 1
+            self.suite_rows.append(
+                (self.base + self.added, self.suite, SUITE_ROW_NAME, _OUTCOMES[tag], message)
+            )
+        elif tag == "property" and self.stack:
+            self.start_property(attrs)
 
-    def start_in_case(tag: str, attrs: dict[str, str]) -> None:
-        nonlocal extra
-        assert current is not None
+    def start_in_case(self, tag: str, attrs: dict[str, str]) -> None:
         if tag in _OUTCOMES:
             status = _OUTCOMES[tag]
-            if _RANK[status] > _RANK[current.get(_STATUS)]:
-                current[_STATUS] = status
+            if _RANK[status] > _RANK[self.status.get(self.case)]:
+                self.status[self.case] = status
                 message = attrs.get("message")
                 if message and message.strip():
-                    current[_MESSAGE] = bound_message(message)
+                    self.message[self.case] = bound_message(message)
                 else:
-                    current[_MESSAGE] = None
-                    read_text("outcome")
+                    self.message[self.case] = None
+                    self.read_text("outcome")
         elif tag in _EARLIER or tag in _LATER:
-            scan.surefire = True
+            self.scan.surefire = True
             message = attrs.get("message")
-            extra = (tag, message if message and message.strip() else None)
-            if extra[1] is None:
-                read_text("extra")
+            self.extra = (tag, message if message and message.strip() else None)
+            if self.extra[1] is None:
+                self.read_text("extra")
         elif tag in _QUIET:
-            parser.CharacterDataHandler = None
+            self.collecting = False
         elif tag == "property":
-            start_property(attrs)
+            self.start_property(attrs)
 
-    def start_property(attrs: dict[str, str]) -> None:
-        nonlocal property_key
+    def start_property(self, attrs: dict[str, str]) -> None:
         key = test_ids.meta_key(attrs.get("name", ""))
         if key is None:
             return
         if "value" in attrs:
-            store_property(key, attrs["value"])
+            self.store_property(key, attrs["value"])
         else:
-            property_key = key
-            read_text("property")
+            self.property_key = key
+            self.read_text("property")
 
-    def store_property(key: str, value: str) -> None:
+    def store_property(self, key: str, value: str) -> None:
         value = value.strip()
         if not value:
             return
-        if current is None:
-            scan.suites[stack[-1]].props[key] = value
+        if self.case == _NO_CASE:
+            self.scan.suites[self.suite].props[key] = value
             return
-        props[key] = value
+        self.props[key] = value
         if key == "platform":
-            current[_PLATFORM] = value
+            self.platform[self.case] = value
 
-    def end(tag: str) -> None:
-        nonlocal current, extra, property_key
+    def end(self, tag: str) -> None:
         if tag == "testcase":
-            if earlier or later:
-                scan.extras.append((current_row, earlier.copy(), later.copy()))
-                earlier.clear()
-                later.clear()
-            if props:
-                scan.case_props.append((current_row, props.copy()))
-                props.clear()
-            current = None
+            self.enter(_NO_CASE)
         elif tag == "testsuite":
-            stack.pop()
+            self.stack.pop()
+            self.mark()
         elif tag in _QUIET:
-            if text_for is not None:
-                parser.CharacterDataHandler = collect
-        elif text_for == "outcome" and tag in _OUTCOMES:
-            assert current is not None
-            current[_MESSAGE] = bound_message(stop_text(), first_line=True)
-        elif text_for == "property" and tag == "property":
-            store_property(property_key or "", stop_text())
-            property_key = None
-        elif extra is not None and tag == extra[0]:
-            message = extra[1] if text_for != "extra" else bound_message(stop_text(), first_line=True)
+            self.collecting = self.text_for is not None
+        elif self.text_for == "outcome" and tag in _OUTCOMES:
+            self.message[self.case] = bound_message(self.stop_text(), first_line=True)
+        elif self.text_for == "property" and tag == "property":
+            self.store_property(self.property_key or "", self.stop_text())
+            self.property_key = None
+        elif self.extra is not None and tag == self.extra[0]:
+            message = self.extra[1]
+            if self.text_for == "extra":
+                message = bound_message(self.stop_text(), first_line=True)
             attempt = (_EARLIER.get(tag) or _LATER[tag], bound_message(message))
-            (earlier if tag in _EARLIER else later).append(attempt)
-            extra = None
+            (self.earlier if tag in _EARLIER else self.later).append(attempt)
+            self.extra = None
 
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    feed_expat(parser, path)
-    if cases or not scan.chunks:
-        flush()
+    def mark(self) -> None:
+        """The innermost open suite changes before the next testcase."""
+        if self.marks and self.marks[-1][0] == self.base + 1:
+            self.marks.pop()
+        self.marks.append((self.base + 1, self.suite))
+
+    def take_marks(self, suite_before: int) -> pl.DataFrame:
+        marks = [(0, suite_before), *self.marks]
+        self.marks = []
+        return pl.DataFrame(marks, schema={"row": pl.UInt64, _SUITE: pl.Int32}, orient="row")
+
+    def take_overrides(self) -> pl.DataFrame:
+        """What the children said about every testcase but the one still open."""
+        rows = (self.status.keys() | self.message.keys() | self.platform.keys()) - {self.case}
+        return pl.DataFrame(
+            {
+                "row": list(rows),
+                _STATUS: [self.status.pop(row, None) for row in rows],
+                _MESSAGE: [self.message.pop(row, None) for row in rows],
+                _PLATFORM: [self.platform.pop(row, None) for row in rows],
+            },
+            schema=_OVERRIDES,
+        )
+
+    def take_suite_rows(self) -> pl.DataFrame:
+        rows, self.suite_rows = self.suite_rows, []
+        return pl.DataFrame(rows, schema=_SUITE_ROWS, orient="row")
+
+
+@dataclass
+class _Carry:
+    """State that crosses a segment boundary."""
+
+    testcases: int = 0  # `<testcase` seen so far
+    open_case: pl.DataFrame | None = None  # the attributes of a testcase still open, its row not final
+
+
+def _scan(path: Path) -> _Scan:
+    scan = _Scan()
+    events = _Events(scan)
+    carry = _Carry()
+    for segment in XmlText(path, on_root=events.root, boundary=_TESTCASE):
+        _read_segment(segment, carry, events, scan)
+    events.enter(_NO_CASE)
     return scan
+
+
+def _read_segment(text: str, carry: _Carry, events: _Events, scan: _Scan) -> None:
+    """Split a segment at `<testcase`: plain self-closing testcases (most of a report) go column-wise
+    through `_plain_testcases`, the others and everything between them through `_Events`."""
+    head, *chunks = text.split(_TESTCASE)
+    if _OTHER_TAG.search(text):
+        head, chunks = _rejoin(head, chunks)
+    first = carry.testcases + 1
+    carry.testcases += len(chunks)
+    plain, cases = _plain_testcases(chunks, first)
+    suite_before = events.suite
+    events.head(head)
+    exact = []
+    for index in (index for index, is_plain in enumerate(plain) if not is_plain):
+        row = (first + index) << _ROW_BITS
+        exact.append({"row": row, **events.testcase(row, chunks[index])})
+    if plain and plain[-1]:  # the segment ends after a self-closing testcase
+        events.enter(_NO_CASE)
+        events.base, events.added = carry.testcases << _ROW_BITS, 0
+    if exact:
+        cases = pl.concat([cases, pl.DataFrame(exact, schema=_CASE_ROWS)]).sort("row")
+    cases = cases.join_asof(events.take_marks(suite_before), on="row", strategy="backward")
+    if carry.open_case is not None:
+        cases = pl.concat([carry.open_case, cases])
+    carry.open_case = cases.filter(pl.col("row") == events.case) if events.case != _NO_CASE else None
+    cases = cases.filter(pl.col("row") != events.case)
+    if cases.is_empty() and not events.suite_rows:
+        return
+    cases = cases.join(events.take_overrides(), on="row", how="left", maintain_order="left")
+    rows = pl.concat([cases, events.take_suite_rows()], how="diagonal").sort("row")
+    chunk = _prepare(rows, scan.suites, scan.unnamed)
+    scan.unnamed += int(chunk.get_column("unnamed").sum() or 0)
+    scan.meta.extend(title_tag_meta(chunk))
+    scan.chunks.append(chunk.drop("owner", "raw_name", "unnamed"))
+
+
+def _rejoin(head: str, chunks: list[str]) -> tuple[str, list[str]]:
+    """Undo the splits at `<testcase` that began another element's name (`<testcases>`)."""
+    kept: list[str] = []
+    for chunk in chunks:
+        if chunk[:1] in (" ", "\t", "\n", "/", ">"):
+            kept.append(chunk)
+        elif kept:
+            kept[-1] += _TESTCASE + chunk
+        else:
+            head += _TESTCASE + chunk
+    return head, kept
+
+
+def _plain_testcases(chunks: list[str], first: int) -> tuple[list[bool], pl.DataFrame]:
+    """Which chunks are a plain `<testcase a="..." .../>` (double quotes, nothing inside, only
+    blanks after), and their attributes, read column-wise.
+
+    The chunks are joined and split at '"': values sit at odd places, and the even places joined
+    give each chunk's layout (its markup with every value emptied). A writer repeats a handful of
+    layouts, so the attribute names are read once per layout."""
+    plain = ["<" not in chunk and "'" not in chunk for chunk in chunks]
+    candidates = list(compress(chunks, plain))
+    parts = "\x00".join(candidates).split('"')
+    layouts = '""'.join(parts[0::2]).split("\x00") if candidates else []
+    names = {layout: _layout_names(layout) for layout in set(layouts)}
+    rows = [(first + index) << _ROW_BITS for index in compress(range(len(chunks)), plain)]
+    if len(names) == 1 and None not in names.values():
+        width = 2 * len(next(iter(names.values())))  # one layout: a value is every width-th part
+        found = next(iter(names.values()))
+        columns = {
+            key: parts[2 * found.index(key) + 1 :: width] if key in found else None
+            for key in _CASE_ATTRIBUTES
+        }
+        frame = pl.DataFrame(
+            {"row": rows, **{key: values for key, values in columns.items()}}, schema=_CASE_ROWS
+        )
+    else:
+        frame = _values_by_layout(rows, layouts, names, pl.Series(parts, dtype=pl.String))
+        if None in names.values():
+            kept = [names[layout] is not None for layout in layouts]
+            for position, index in enumerate(compress(range(len(chunks)), plain)):
+                plain[index] = kept[position]
+            frame = frame.filter(pl.Series(kept, dtype=pl.Boolean))
+    return plain, _decoded(frame)
+
+
+def _values_by_layout(
+    rows: list[int], layouts: list[str], names: dict[str, list[str] | None], parts: pl.Series
+) -> pl.DataFrame:
+    """Several layouts: each chunk's values start where the previous chunk's end."""
+    table = pl.DataFrame(
+        {
+            "layout": list(names),
+            "count": [layout.count('""') for layout in names],
+            **{key: [_value_index(found, key) for found in names.values()] for key in _CASE_ATTRIBUTES},
+        },
+        schema={"layout": pl.String, "count": pl.Int64, **dict.fromkeys(_CASE_ATTRIBUTES, pl.Int64)},
+    )
+    frame = pl.DataFrame({"row": rows, "layout": layouts}, schema={"row": pl.UInt64, "layout": pl.String})
+    frame = frame.join(table, on="layout", how="left", maintain_order="left")
+    start = (pl.col("count").cum_sum() - pl.col("count")) * 2
+    return frame.select(
+        "row", *(pl.lit(parts).gather(start + pl.col(key)).alias(key) for key in _CASE_ATTRIBUTES)
+    )
+
+
+def _layout_names(layout: str) -> list[str] | None:
+    """Attribute names of a layout like ` classname="" name="" time=""/>`, None if not that plain form."""
+    *named, rest = layout.split('""')
+    names = [part.strip(" \t\n").removesuffix("=").rstrip(" \t\n") for part in named]
+    plain = rest.strip(" \t\n") == "/>" and all(
+        name
+        and not any(char in name for char in " \t\n='\"/>")
+        and part.rstrip(" \t\n").endswith("=")
+        and part[:1] in (" ", "\t", "\n")
+        for name, part in zip(names, named, strict=True)
+    )
+    return names if plain else None
+
+
+def _value_index(names: list[str] | None, key: str) -> int | None:
+    return 2 * names.index(key) + 1 if names and key in names else None
+
+
+def _decoded(frame: pl.DataFrame) -> pl.DataFrame:
+    """Attribute-value normalisation (`xml_guard.attribute_value`) where a value needs it."""
+    needs = frame.select(
+        pl.any_horizontal(pl.col(key).str.contains(r"[&\t\n]").any() for key in _CASE_ATTRIBUTES)
+    ).item()
+    if not needs:
+        return frame
+    numeric = frame.filter(
+        pl.any_horizontal(pl.col(key).str.contains("&#", literal=True) for key in _CASE_ATTRIBUTES)
+    )
+    blanks = [
+        pl.col(key).str.replace_all("\t", " ", literal=True).str.replace_all("\n", " ", literal=True)
+        for key in _CASE_ATTRIBUTES
+    ]
+    frame = frame.with_columns(
+        value.str.replace_many(list(NAMED_REFERENCES), list(NAMED_REFERENCES.values())).alias(key)
+        for key, value in zip(_CASE_ATTRIBUTES, blanks, strict=True)
+    )
+    if numeric.is_empty():
+        return frame
+    exact = pl.DataFrame(
+        [
+            {
+                "row": row,
+                **{
+                    key: None if value is None else attribute_value(value)
+                    for key, value in zip(_CASE_ATTRIBUTES, values, strict=True)
+                },
+            }
+            for row, *values in numeric.iter_rows()
+        ],
+        schema=_CASE_ROWS,
+    )
+    return pl.concat([frame.join(exact, on="row", how="anti"), exact]).sort("row")
 
 
 def looks_like_junit(head: bytes) -> bool:
@@ -272,6 +511,10 @@ def read_junit(path: Path) -> Parsed:
     scan = _scan(path)
     if scan.root is None:
         raise ArtifactRejected("no <testsuites> or <testsuite> element found")
+    if not scan.chunks:
+        scan.chunks.append(
+            _prepare(pl.DataFrame(schema=_SUITE_ROWS), [], 0).drop("owner", "raw_name", "unnamed")
+        )
     rows = pl.concat(scan.chunks)
     ms = pl.col("duration_ms")
     rows = rows.with_columns(pl.when(ms.max() > NANOSECOND_THRESHOLD_MS).then(ms / 1e9).otherwise(ms))
@@ -283,11 +526,16 @@ def read_junit(path: Path) -> Parsed:
     return Parsed(results=results, meta=meta_frame(scan.meta + _property_meta(rows, scan)))
 
 
-def _prepare(cases: pl.DataFrame, suites: list[_Suite], row_offset: int, unnamed_before: int) -> pl.DataFrame:
-    """One chunk of testcase attribute dicts -> raw result columns with test_id (test_rows.with_ids).
+def _prepare(cases: pl.DataFrame, suites: list[_Suite], unnamed_before: int) -> pl.DataFrame:
+    """Rows of one segment -> raw result columns with test_id (test_rows.with_ids).
 
     Durations stay in the producer's unit scaled as seconds; `read_junit` fixes nanosecond files once
     it has seen every row."""
+    for column in (*_CASE_ATTRIBUTES, _SUITE, _STATUS, _MESSAGE, _PLATFORM):
+        if column not in cases.columns:
+            cases = cases.with_columns(
+                pl.lit(None, dtype=pl.Int32 if column == _SUITE else pl.String).alias(column)
+            )
     suite_table = pl.DataFrame(
         {
             _SUITE: range(len(suites)),
@@ -297,9 +545,7 @@ def _prepare(cases: pl.DataFrame, suites: list[_Suite], row_offset: int, unnamed
         },
         schema={_SUITE: pl.Int32, "suite": pl.String, "suite_file": pl.String, "suite_platform": pl.String},
     )
-    cases = cases.with_row_index("row", offset=row_offset).join(
-        suite_table, on=_SUITE, how="left", maintain_order="left"
-    )
+    cases = cases.join(suite_table, on=_SUITE, how="left", maintain_order="left")
     status_attr = pl.col("status").str.to_lowercase().is_in(_SKIP_STATUS_ATTR)
     blank_name = pl.col("name").fill_null("").str.strip_chars(" \t\r\n") == ""
     raw = cases.select(
@@ -347,7 +593,7 @@ def _with_extra_attempts(raw: pl.DataFrame, extras: list) -> pl.DataFrame:
         rows.extend((row, order + 1, status, message) for order, (status, message) in enumerate(later))
     attempts = pl.DataFrame(
         rows,
-        schema={"row": pl.UInt32, "order": pl.Int32, "status": pl.String, "message": pl.String},
+        schema={"row": pl.UInt64, "order": pl.Int32, "status": pl.String, "message": pl.String},
         orient="row",
     )
     copied = raw.select(pl.exclude("order", "status", "message", "duration_ms")).join(attempts, on="row")
