@@ -43,6 +43,7 @@ from testintel_assets.parsers.test_rows import (
     meta_frame,
     number_attempts,
     title_tag_meta,
+    untidy_text,
     with_ids,
 )
 from testintel_assets.parsers.xml_guard import (
@@ -85,6 +86,7 @@ _ROW_BITS = 32
 _TESTCASE = "<testcase"
 _OTHER_TAG = re.compile(r"<testcase[^ \t\n/>]")  # `<testcases>` & co. are other elements
 _EVENT_STARTS = tuple(_EVENT_TAGS)
+_EVENT_TAG = re.compile("<(?:/?testsuite|" + "|".join(_TEXT_TAGS) + ")")
 
 
 @dataclass
@@ -107,6 +109,7 @@ class _Scan:
     case_props: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     meta: list[dict[str, str | None]] = field(default_factory=list)
     unnamed: int = 0
+    untidy_suites: bool = False  # a suite name may need test_rows.clean_title
     root: str | None = None
     pytest: bool = False  # pytest's own JUnit writer (`junit_suite_name` default "pytest")
     surefire: bool = False
@@ -157,19 +160,23 @@ class _Events:
         for piece in pieces:
             self.piece(piece)
 
-    def testcase(self, row: int, chunk: str) -> dict[str, str]:
-        """A testcase (its start tag after `<testcase`) and everything up to the next testcase."""
-        first, *pieces = chunk.split("<")
-        _, markup, empty, end = start_tag("testcase" + first)
+    def testcase(self, row: int, chunk: str) -> str:
+        """A testcase (its start tag after `<testcase`) and everything up to the next one -> the
+        attribute markup of its start tag."""
+        markup, empty, end = _start_tag_rest(chunk)
         self.enter(row)
         self.base, self.added = row, 0
         if empty:
             self.enter(_NO_CASE)
+        if self.text_for is None and (empty or "</testcase" in chunk) and not _EVENT_TAG.search(chunk, end):
+            self.enter(_NO_CASE)  # only <system-out> and the like inside: nothing to read
+            return markup
+        first, *pieces = chunk[end:].split("<")
         if self.collecting:
-            self.collect(first[end - len("testcase") :])
+            self.collect(first)
         for piece in pieces:
             self.piece(piece)
-        return attributes(markup)
+        return markup
 
     def piece(self, piece: str) -> None:
         """A start or end tag and the text up to the next tag."""
@@ -221,6 +228,7 @@ class _Events:
                 _Suite(attrs.get("name") or parent.name, attrs.get("file") or parent.file, dict(parent.props))
             )
             self.stack.append(len(self.scan.suites) - 1)
+            self.scan.untidy_suites = self.scan.untidy_suites or untidy_text(self.scan.suites[-1].name or "")
             self.mark()
             self.scan.root = self.scan.root or tag
             self.scan.pytest = self.scan.pytest or attrs.get("name") == "pytest"
@@ -347,38 +355,64 @@ def _scan(path: Path) -> _Scan:
 
 
 def _read_segment(text: str, carry: _Carry, events: _Events, scan: _Scan) -> None:
-    """Split a segment at `<testcase`: plain self-closing testcases (most of a report) go column-wise
-    through `_plain_testcases`, the others and everything between them through `_Events`."""
+    """Split a segment at `<testcase`: plain self-closing testcases (most of a report) need no
+    state machine, the others and everything between them go through `_Events`; the attributes of
+    all testcase start tags are read column-wise (`_attribute_frame`)."""
     head, *chunks = text.split(_TESTCASE)
     if _OTHER_TAG.search(text):
         head, chunks = _rejoin(head, chunks)
     first = carry.testcases + 1
     carry.testcases += len(chunks)
-    plain, cases = _plain_testcases(chunks, first)
+    rows = [(first + index) << _ROW_BITS for index in range(len(chunks))]
+    plain = ["<" not in chunk and "'" not in chunk for chunk in chunks]
+    valid, frames, untidy = _attribute_frame(list(compress(rows, plain)), list(compress(chunks, plain)))
+    for index, is_valid in zip([i for i, is_plain in enumerate(plain) if is_plain], valid, strict=True):
+        plain[index] = is_valid
     suite_before = events.suite
     events.head(head)
-    exact = []
-    for index in (index for index, is_plain in enumerate(plain) if not is_plain):
-        row = (first + index) << _ROW_BITS
-        exact.append({"row": row, **events.testcase(row, chunks[index])})
+    markups = [
+        (rows[index], events.testcase(rows[index], chunks[index]))
+        for index, is_plain in enumerate(plain)
+        if not is_plain
+    ]
     if plain and plain[-1]:  # the segment ends after a self-closing testcase
         events.enter(_NO_CASE)
-        events.base, events.added = carry.testcases << _ROW_BITS, 0
-    if exact:
-        cases = pl.concat([cases, pl.DataFrame(exact, schema=_CASE_ROWS)]).sort("row")
+        events.base, events.added = rows[-1], 0
+    quoted = [(row, markup) for row, markup in markups if "'" not in markup]
+    valid, more, more_untidy = _attribute_frame(
+        [row for row, _ in quoted], [markup + "/>" for _, markup in quoted]
+    )
+    exact = [(row, markup) for row, markup in markups if "'" in markup]
+    exact += [pair for pair, is_valid in zip(quoted, valid, strict=True) if not is_valid]
+    exact_frame, exact_untidy = _exact_attributes(exact)
+    untidy = untidy or more_untidy or exact_untidy or scan.untidy_suites
+    cases = pl.concat([frames, more, exact_frame]).sort("row")
     cases = cases.join_asof(events.take_marks(suite_before), on="row", strategy="backward")
-    if carry.open_case is not None:
+    if carry.open_case is not None:  # read in the previous segment: its titles were not looked at
         cases = pl.concat([carry.open_case, cases])
+        untidy = True
     carry.open_case = cases.filter(pl.col("row") == events.case) if events.case != _NO_CASE else None
     cases = cases.filter(pl.col("row") != events.case)
     if cases.is_empty() and not events.suite_rows:
         return
     cases = cases.join(events.take_overrides(), on="row", how="left", maintain_order="left")
-    rows = pl.concat([cases, events.take_suite_rows()], how="diagonal").sort("row")
-    chunk = _prepare(rows, scan.suites, scan.unnamed)
+    rows_frame = pl.concat([cases, events.take_suite_rows()], how="diagonal").sort("row")
+    chunk = _prepare(rows_frame, scan.suites, scan.unnamed, untidy)
     scan.unnamed += int(chunk.get_column("unnamed").sum() or 0)
-    scan.meta.extend(title_tag_meta(chunk))
+    scan.meta.extend(title_tag_meta(chunk, untidy))
     scan.chunks.append(chunk.drop("owner", "raw_name", "unnamed"))
+
+
+def _start_tag_rest(text: str) -> tuple[str, bool, int]:
+    """What follows `<testcase` -> (attribute markup, self-closing, where the tag ends)."""
+    end = text.find(">")
+    markup = text[:end]
+    if markup.count('"') % 2 or "'" in markup:  # a '>' may sit in a value: parse exactly
+        _, markup, empty, end = start_tag("testcase" + text)
+        return markup, empty, end - len("testcase")
+    if markup.endswith("/"):
+        return markup[:-1], True, end + 1
+    return markup, False, end + 1
 
 
 def _rejoin(head: str, chunks: list[str]) -> tuple[str, list[str]]:
@@ -394,57 +428,67 @@ def _rejoin(head: str, chunks: list[str]) -> tuple[str, list[str]]:
     return head, kept
 
 
-def _plain_testcases(chunks: list[str], first: int) -> tuple[list[bool], pl.DataFrame]:
-    """Which chunks are a plain `<testcase a="..." .../>` (double quotes, nothing inside, only
-    blanks after), and their attributes, read column-wise.
+def _attribute_frame(rows: list[int], tags: list[str]) -> tuple[list[bool], pl.DataFrame, bool]:
+    """Testcase start tags without their name (` a="1" b="2"/>`, blanks may follow; no '<' or
+    single quote) -> which are that plain form, the attributes of those, column-wise, and whether
+    a title among them may need `clean_title` (test_rows.untidy_text).
 
-    The chunks are joined and split at '"': values sit at odd places, and the even places joined
-    give each chunk's layout (its markup with every value emptied). A writer repeats a handful of
-    layouts, so the attribute names are read once per layout."""
-    plain = ["<" not in chunk and "'" not in chunk for chunk in chunks]
-    candidates = list(compress(chunks, plain))
-    parts = "\x00".join(candidates).split('"')
-    layouts = '""'.join(parts[0::2]).split("\x00") if candidates else []
+    The tags are joined and split at '"': values sit at odd places, and the even places joined give
+    each tag's layout (its markup with every value emptied). A writer repeats a handful of layouts,
+    so the attribute names are read once per layout."""
+    parts = "\x00".join(tags).split('"')
+    layouts = '""'.join(parts[0::2]).split("\x00") if tags else []
     names = {layout: _layout_names(layout) for layout in set(layouts)}
-    rows = [(first + index) << _ROW_BITS for index in compress(range(len(chunks)), plain)]
-    if len(names) == 1 and None not in names.values():
-        width = 2 * len(next(iter(names.values())))  # one layout: a value is every width-th part
-        found = next(iter(names.values()))
+    if len(layouts) != len(tags) or None in names.values():  # a stray quote in text, another form
+        valid = [_layout_names('""'.join(tag.split('"')[0::2])) is not None for tag in tags]
+        return valid, *_attribute_frame(list(compress(rows, valid)), list(compress(tags, valid)))[1:]
+    if len(names) == 1:  # one layout: the values of an attribute are every width-th part
+        found = next(iter(names.values())) or []
+        width = 2 * len(found)
         columns = {
             key: parts[2 * found.index(key) + 1 :: width] if key in found else None
             for key in _CASE_ATTRIBUTES
         }
-        frame = pl.DataFrame(
-            {"row": rows, **{key: values for key, values in columns.items()}}, schema=_CASE_ROWS
-        )
+        frame = pl.DataFrame({"row": rows, **columns}, schema=_CASE_ROWS)
     else:
-        frame = _values_by_layout(rows, layouts, names, pl.Series(parts, dtype=pl.String))
-        if None in names.values():
-            kept = [names[layout] is not None for layout in layouts]
-            for position, index in enumerate(compress(range(len(chunks)), plain)):
-                plain[index] = kept[position]
-            frame = frame.filter(pl.Series(kept, dtype=pl.Boolean))
-    return plain, _decoded(frame)
+        frame = _values_by_layout(rows, layouts, names, parts)
+    values = "\x00".join(parts[1::2])  # the values alone: the blanks between tags do not count
+    references = "&" in values
+    if references or "\t" in values or "\n" in values:
+        frame = _decoded(frame)
+    return [True] * len(tags), frame, references or untidy_text(values)
 
 
 def _values_by_layout(
-    rows: list[int], layouts: list[str], names: dict[str, list[str] | None], parts: pl.Series
+    rows: list[int], layouts: list[str], names: dict[str, list[str] | None], parts: list[str]
 ) -> pl.DataFrame:
-    """Several layouts: each chunk's values start where the previous chunk's end."""
+    """Several layouts: each tag's values start where the previous tag's end."""
     table = pl.DataFrame(
         {
             "layout": list(names),
-            "count": [layout.count('""') for layout in names],
+            "count": [len(found or []) for found in names.values()],
             **{key: [_value_index(found, key) for found in names.values()] for key in _CASE_ATTRIBUTES},
         },
         schema={"layout": pl.String, "count": pl.Int64, **dict.fromkeys(_CASE_ATTRIBUTES, pl.Int64)},
     )
     frame = pl.DataFrame({"row": rows, "layout": layouts}, schema={"row": pl.UInt64, "layout": pl.String})
     frame = frame.join(table, on="layout", how="left", maintain_order="left")
-    start = (pl.col("count").cum_sum() - pl.col("count")) * 2
-    return frame.select(
-        "row", *(pl.lit(parts).gather(start + pl.col(key)).alias(key) for key in _CASE_ATTRIBUTES)
-    )
+    start = (pl.col("count").cum_sum() - pl.col("count")) * 2  # where a tag's parts begin
+    values = pl.lit(pl.Series(parts, dtype=pl.String))
+    return frame.select("row", *(values.gather(start + pl.col(key)).alias(key) for key in _CASE_ATTRIBUTES))
+
+
+def _exact_attributes(markups: list[tuple[int, str]]) -> tuple[pl.DataFrame, bool]:
+    """The rare start tags `_attribute_frame` does not take, parsed one by one."""
+    parsed = [(row, attributes(markup)) for row, markup in markups]
+    untidy = any("&" in markup or untidy_text(markup) for _, markup in markups)
+    return pl.DataFrame(
+        {
+            "row": [row for row, _ in parsed],
+            **{key: [found.get(key) for _, found in parsed] for key in _CASE_ATTRIBUTES},
+        },
+        schema=_CASE_ROWS,
+    ), untidy
 
 
 def _layout_names(layout: str) -> list[str] | None:
@@ -466,39 +510,25 @@ def _value_index(names: list[str] | None, key: str) -> int | None:
 
 
 def _decoded(frame: pl.DataFrame) -> pl.DataFrame:
-    """Attribute-value normalisation (`xml_guard.attribute_value`) where a value needs it."""
-    needs = frame.select(
-        pl.any_horizontal(pl.col(key).str.contains(r"[&\t\n]").any() for key in _CASE_ATTRIBUTES)
-    ).item()
+    """`xml_guard.attribute_value` for the values read column-wise (blanks and references)."""
+    needs = [key for key in _CASE_ATTRIBUTES if frame.get_column(key).str.contains(r"[&\t\n]").any()]
     if not needs:
         return frame
-    numeric = frame.filter(
-        pl.any_horizontal(pl.col(key).str.contains("&#", literal=True) for key in _CASE_ATTRIBUTES)
+    named, chars = list(NAMED_REFERENCES), list(NAMED_REFERENCES.values())
+    numeric = pl.any_horizontal(pl.col(key).str.contains("&#", literal=True) for key in needs).fill_null(
+        False
     )
-    blanks = [
-        pl.col(key).str.replace_all("\t", " ", literal=True).str.replace_all("\n", " ", literal=True)
-        for key in _CASE_ATTRIBUTES
-    ]
-    frame = frame.with_columns(
-        value.str.replace_many(list(NAMED_REFERENCES), list(NAMED_REFERENCES.values())).alias(key)
-        for key, value in zip(_CASE_ATTRIBUTES, blanks, strict=True)
+    plain = frame.filter(~numeric).with_columns(
+        pl.col(key)
+        .str.replace_all("\t", " ", literal=True)
+        .str.replace_all("\n", " ", literal=True)
+        .str.replace_many(named, chars)
+        for key in needs
     )
-    if numeric.is_empty():
-        return frame
-    exact = pl.DataFrame(
-        [
-            {
-                "row": row,
-                **{
-                    key: None if value is None else attribute_value(value)
-                    for key, value in zip(_CASE_ATTRIBUTES, values, strict=True)
-                },
-            }
-            for row, *values in numeric.iter_rows()
-        ],
-        schema=_CASE_ROWS,
+    exact = frame.filter(numeric).with_columns(
+        pl.col(key).map_elements(attribute_value, return_dtype=pl.String) for key in needs
     )
-    return pl.concat([frame.join(exact, on="row", how="anti"), exact]).sort("row")
+    return pl.concat([plain, exact]).sort("row") if exact.height else plain
 
 
 def looks_like_junit(head: bytes) -> bool:
@@ -526,7 +556,9 @@ def read_junit(path: Path) -> Parsed:
     return Parsed(results=results, meta=meta_frame(scan.meta + _property_meta(rows, scan)))
 
 
-def _prepare(cases: pl.DataFrame, suites: list[_Suite], unnamed_before: int) -> pl.DataFrame:
+def _prepare(
+    cases: pl.DataFrame, suites: list[_Suite], unnamed_before: int, untidy: bool | None = None
+) -> pl.DataFrame:
     """Rows of one segment -> raw result columns with test_id (test_rows.with_ids).
 
     Durations stay in the producer's unit scaled as seconds; `read_junit` fixes nanosecond files once
@@ -569,7 +601,7 @@ def _prepare(cases: pl.DataFrame, suites: list[_Suite], unnamed_before: int) -> 
         ).alias("duration_ms"),
         pl.col(_MESSAGE).alias("message"),
     )
-    return with_ids(raw)
+    return with_ids(raw, untidy)
 
 
 def _pytest_reruns_failed(results: pl.DataFrame) -> pl.DataFrame:

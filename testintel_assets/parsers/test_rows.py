@@ -9,7 +9,7 @@ rows of the same test (and platform) are attempts 0, 1, 2 ... in the order the r
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import polars as pl
 
@@ -64,9 +64,13 @@ def blank_to_null(column: pl.Expr) -> pl.Expr:
     return pl.when(stripped == "").then(None).otherwise(stripped)
 
 
-def test_id_expr(owner: pl.Expr, clean_name: pl.Expr, suite: pl.Expr) -> pl.Expr:
+def test_id_expr(
+    owner: pl.Expr, clean_name: pl.Expr, suite: pl.Expr, clean: Callable[[pl.Expr], pl.Expr] | None = None
+) -> pl.Expr:
     """Vectorised `test_ids.from_junit(owner, name, suite)` over an already cleaned name."""
-    owner_clean = clean_title_expr(pl.coalesce(blank_to_null(owner), blank_to_null(suite))).fill_null("")
+    owner_clean = (clean or clean_title_expr)(
+        pl.coalesce(blank_to_null(owner), blank_to_null(suite))
+    ).fill_null("")
     name_part = pl.when(clean_name == "").then(pl.lit(test_ids.UNNAMED)).otherwise(clean_name)
     return (
         pl.when(owner_clean == "")
@@ -75,21 +79,61 @@ def test_id_expr(owner: pl.Expr, clean_name: pl.Expr, suite: pl.Expr) -> pl.Expr
     )
 
 
-def with_ids(raw: pl.DataFrame) -> pl.DataFrame:
-    """Add the canonical test_id and replace `name` by its clean title (tags stripped)."""
-    return raw.with_columns(
-        raw_name=pl.col("name"), name=clean_title_expr(pl.col("name").fill_null(""))
-    ).with_columns(test_id=test_id_expr(pl.col("owner"), pl.col("name"), pl.col("suite")))
+def with_ids(raw: pl.DataFrame, untidy: bool | None = None) -> pl.DataFrame:
+    """Add the canonical test_id and replace `name` by its clean title (tags stripped).
+
+    Most frames hold no title that cleaning would change (`untidy` False: the caller knows, None:
+    look): then stripping spaces is all cleaning does, and the regular expressions are skipped."""
+    if untidy is None:
+        untidy = _untidy(raw, "owner", "name", "suite")
+    clean = clean_title_expr if untidy else _stripped
+    return raw.with_columns(raw_name=pl.col("name"), name=clean(pl.col("name").fill_null(""))).with_columns(
+        test_id=test_id_expr(pl.col("owner"), pl.col("name"), pl.col("suite"), clean)
+    )
+
+
+def _stripped(column: pl.Expr) -> pl.Expr:
+    return column.str.strip_chars(" ")
+
+
+_UNTIDY_MARKS = ("@", "\t", "\r", "\n", "  ")
+
+
+def untidy_text(text: str) -> bool:
+    """Whether a title taken from `text` may need `clean_title` beyond stripping spaces: a tag needs
+    '@' or both '[' and ':', a run of blanks two spaces or a tab, CR or LF."""
+    return any(mark in text for mark in _UNTIDY_MARKS) or ("[" in text and ":" in text)
+
+
+def _untidy(frame: pl.DataFrame, *columns: str) -> bool:
+    """`untidy_text` over the titles that these columns may form together."""
+    marks = "|".join(_UNTIDY_MARKS)  # no regex metacharacter among them
+    found = frame.select(
+        pl.any_horizontal(pl.col(column).str.contains(marks).any() for column in columns).alias("marks"),
+        pl.any_horizontal(pl.col(column).str.contains("[", literal=True).any() for column in columns).alias(
+            "["
+        ),
+        pl.any_horizontal(pl.col(column).str.contains(":", literal=True).any() for column in columns).alias(
+            ":"
+        ),
+    ).row(0)
+    return bool(found[0] or (found[1] and found[2]))
 
 
 def number_attempts(frame: pl.DataFrame, format_name: str) -> pl.DataFrame:
     """Rows with test_id in report order -> ARTIFACT_RESULTS with attempts per (test_id, platform).
 
-    Grouping goes by a 64-bit hash of the id, several times cheaper than grouping long strings.
+    Grouping goes by a 64-bit hash of the id, several times cheaper than grouping long strings,
+    and only over the rows whose test repeats (a window over every row costs as much as a sort).
     """
     if frame.is_empty():
         return empty(ARTIFACT_RESULTS)
-    attempt = pl.int_range(pl.len(), dtype=pl.Int32).over(pl.col("test_id").hash(), "platform")
+    keys = frame.select(pl.col("test_id").hash(), "platform")  # filtering the whole frame copies it
+    repeated = keys.select(pl.arg_where(pl.struct(pl.all()).is_duplicated())).to_series()
+    attempt = pl.zeros(frame.height, dtype=pl.Int32, eager=True)
+    if repeated.len():
+        counts = keys[repeated].select(pl.int_range(pl.len(), dtype=pl.Int32).over("test_id", "platform"))
+        attempt.scatter(repeated, counts.to_series())
     return conform(frame.with_columns(attempt=attempt, format=pl.lit(format_name)), ARTIFACT_RESULTS)
 
 
@@ -118,11 +162,13 @@ def meta_frame(rows: list[dict[str, str | None]]) -> pl.DataFrame:
     )
 
 
-def title_tag_meta(raw: pl.DataFrame) -> list[dict[str, str | None]]:
+def title_tag_meta(raw: pl.DataFrame, untidy: bool | None = None) -> list[dict[str, str | None]]:
     """Meta rows from `[key:value]` / `@key:value` tags in the raw owner and name of each row.
 
     `raw` has the producer's owner and name and the test_id computed from them (`with_ids` output
     keeps the raw name in `raw_name`)."""
+    if not (_untidy(raw, "owner", "raw_name") if untidy is None else untidy):
+        return []
     title = pl.concat_str(pl.col("owner").fill_null(""), pl.lit(" "), pl.col("raw_name").fill_null(""))
     tagged = raw.select("test_id", title.alias("raw")).filter(
         pl.col("raw").str.contains(test_ids.TAG_PATTERN)

@@ -299,16 +299,15 @@ def start_tag(piece: str) -> tuple[str, str, bool, int]:
 
 def attributes(markup: str) -> dict[str, str]:
     """Attribute markup -> values as an XML parser reports them (blanks normalised, references resolved)."""
-    return {
-        match[1]: attribute_value(match[2] if match[3] is None else match[3])
-        for match in _ATTRIBUTE.finditer(markup)
-    }
+    return {name: attribute_value(double or single) for name, double, single in _ATTRIBUTE.findall(markup)}
 
 
 def attribute_value(raw: str) -> str:
     """Attribute-value normalisation (XML 1.0 section 3.3.3): literal tab and LF become spaces, and
     references are resolved after that, so `&#10;` stays a line break."""
-    return unescape(raw.replace("\t", " ").replace("\n", " "))
+    if "\t" in raw or "\n" in raw:
+        raw = raw.replace("\t", " ").replace("\n", " ")
+    return unescape(raw)
 
 
 def unescape(text: str) -> str:
