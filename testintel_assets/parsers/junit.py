@@ -86,7 +86,8 @@ _ROW_BITS = 32
 _TESTCASE = "<testcase"
 _OTHER_TAG = re.compile(r"<testcase[^ \t\n/>]")  # `<testcases>` & co. are other elements
 _EVENT_STARTS = tuple(_EVENT_TAGS)
-_EVENT_TAG = re.compile("<(?:/?testsuite|" + "|".join(_TEXT_TAGS) + ")")
+# The tags `_Events.simple_testcase` looks for: everything the state machine acts on in a testcase.
+_READ_TAGS = re.compile("</?(?:" + "|".join([*_EVENT_TAGS, "testcase"]) + ")(?=[ \t\n/>])")
 
 
 @dataclass
@@ -168,8 +169,8 @@ class _Events:
         self.base, self.added = row, 0
         if empty:
             self.enter(_NO_CASE)
-        if self.text_for is None and (empty or "</testcase" in chunk) and not _EVENT_TAG.search(chunk, end):
-            self.enter(_NO_CASE)  # only <system-out> and the like inside: nothing to read
+        if self.text_for is None and self.simple_testcase(chunk, end, empty):
+            self.enter(_NO_CASE)
             return markup
         first, *pieces = chunk[end:].split("<")
         if self.collecting:
@@ -177,6 +178,29 @@ class _Events:
         for piece in pieces:
             self.piece(piece)
         return markup
+
+    def simple_testcase(self, chunk: str, end: int, empty: bool) -> bool:
+        """The common testcases, read without splitting them: nothing to read inside (only
+        `<system-out>` and the like), or one failure/error/skipped with its message attribute or
+        with plain text."""
+        tags = list(_READ_TAGS.finditer(chunk, end))
+        if empty or len(tags) < 2:  # empty, or all inside it to be ignored, or it goes on
+            return not tags if empty else bool(tags) and tags[0][0] == "</testcase"
+        outcome = tags[0][0][1:]
+        if tags[-1][0] != "</testcase" or outcome not in _OUTCOMES or len(tags) > 3:
+            return False
+        _, markup, closed, body = start_tag(chunk, tags[0].start() + 1)
+        if closed != (len(tags) == 2) or (len(tags) == 3 and tags[1][0] != "</" + outcome):
+            return False
+        attrs = attributes(markup)
+        text = "" if closed else chunk[body : tags[1].start()]
+        if "<" in text and not (attrs.get("message") or "").strip():
+            return False  # markup inside the text to read
+        self.start_in_case(outcome, attrs)
+        if self.collecting:
+            self.collect(text)
+        self.end(outcome)
+        return True
 
     def piece(self, piece: str) -> None:
         """A start or end tag and the text up to the next tag."""
@@ -366,8 +390,9 @@ def _read_segment(text: str, carry: _Carry, events: _Events, scan: _Scan) -> Non
     rows = [(first + index) << _ROW_BITS for index in range(len(chunks))]
     plain = ["<" not in chunk and "'" not in chunk for chunk in chunks]
     valid, frames, untidy = _attribute_frame(list(compress(rows, plain)), list(compress(chunks, plain)))
-    for index, is_valid in zip([i for i, is_plain in enumerate(plain) if is_plain], valid, strict=True):
-        plain[index] = is_valid
+    if not all(valid):
+        for index, is_valid in zip([i for i, is_plain in enumerate(plain) if is_plain], valid, strict=True):
+            plain[index] = is_valid
     suite_before = events.suite
     events.head(head)
     markups = [
@@ -546,8 +571,8 @@ def read_junit(path: Path) -> Parsed:
             _prepare(pl.DataFrame(schema=_SUITE_ROWS), [], 0).drop("owner", "raw_name", "unnamed")
         )
     rows = pl.concat(scan.chunks)
-    ms = pl.col("duration_ms")
-    rows = rows.with_columns(pl.when(ms.max() > NANOSECOND_THRESHOLD_MS).then(ms / 1e9).otherwise(ms))
+    if (rows.get_column("duration_ms").max() or 0) > NANOSECOND_THRESHOLD_MS:
+        rows = rows.with_columns(pl.col("duration_ms") / 1e9)
     if scan.extras:
         rows = _with_extra_attempts(rows, scan.extras)
     results = number_attempts(rows, SUREFIRE_FORMAT if scan.surefire else FORMAT)
@@ -587,20 +612,26 @@ def _prepare(
         pl.coalesce(blank_to_null(pl.col("classname")), pl.col("class")).alias("owner"),
         "suite",
         pl.coalesce("file", "suite_file").alias("file"),
-        pl.when(blank_name)
-        .then(pl.format("(unnamed {})", blank_name.cast(pl.Int32).cum_sum() + unnamed_before))
-        .otherwise(pl.col("name"))
-        .alias("name"),
+        "name",
         blank_name.alias("unnamed"),
         pl.coalesce(_PLATFORM, "suite_platform").alias("platform"),
         pl.coalesce(_STATUS, pl.when(status_attr).then(pl.lit(SKIPPED)).otherwise(pl.lit(PASSED))).alias(
             "status"
         ),
         (
-            pl.col("time").str.replace_all(",", "").str.strip_chars().cast(pl.Float64, strict=False) * 1000.0
+            pl.col("time")
+            .str.replace_all(",", "", literal=True)
+            .str.strip_chars()
+            .cast(pl.Float64, strict=False)
+            * 1000.0
         ).alias("duration_ms"),
         pl.col(_MESSAGE).alias("message"),
     )
+    if raw.get_column("unnamed").any():
+        number = pl.col("unnamed").cast(pl.Int32).cum_sum() + unnamed_before
+        raw = raw.with_columns(
+            name=pl.when("unnamed").then(pl.format("(unnamed {})", number)).otherwise(pl.col("name"))
+        )
     return with_ids(raw, untidy)
 
 
@@ -608,6 +639,8 @@ def _pytest_reruns_failed(results: pl.DataFrame) -> pl.DataFrame:
     """pytest's JUnit writer lists each pytest-rerunfailures rerun as a testcase but drops the
     failure that caused it, so an earlier attempt looks passed. pytest node ids are unique in a
     session and only failures are rerun: every attempt but the last of a repeated test failed."""
+    if not (results.get_column("attempt") > 0).any():  # no test repeats: nothing to correct
+        return results
     superseded = (pl.col("attempt") < pl.col("attempt").max().over("test_id")) & (pl.col("status") == PASSED)
     return results.with_columns(
         status=pl.when(superseded).then(pl.lit(FAILED)).otherwise("status"),

@@ -20,6 +20,7 @@ PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 STATUSES = (PASSED, FAILED, ERROR, SKIPPED)
 MESSAGE_LIMIT = 2000
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")  # where str.splitlines splits
 
 # The raw columns a reader collects before `finish_results`.
 RAW_RESULTS = pl.Schema(
@@ -41,9 +42,12 @@ def bound_message(text: str | None, *, first_line: bool = False) -> str | None:
     """Strip ANSI colours and blanks, optionally keep the first non-blank line, cap the length."""
     if not text:
         return None
-    text = _ANSI_RE.sub("", text)
-    if first_line:
-        text = next((line for line in text.splitlines() if line.strip()), "")
+    if "\x1b" in text:
+        text = _ANSI_RE.sub("", text)
+    if first_line:  # the first non-blank line: what follows the leading blanks, up to a line break
+        text = text.lstrip()
+        if line_break := _LINE_BREAK.search(text):
+            text = text[: line_break.start()]
     text = text.strip()
     if len(text) > MESSAGE_LIMIT:
         return text[: MESSAGE_LIMIT - 1] + "…"
@@ -128,13 +132,33 @@ def number_attempts(frame: pl.DataFrame, format_name: str) -> pl.DataFrame:
     """
     if frame.is_empty():
         return empty(ARTIFACT_RESULTS)
-    keys = frame.select(pl.col("test_id").hash(), "platform")  # filtering the whole frame copies it
-    repeated = keys.select(pl.arg_where(pl.struct(pl.all()).is_duplicated())).to_series()
+    # Repeated ids found by sorting the hashes: a hash table over every row (is_duplicated) would
+    # take several times the memory, and filtering the whole frame would copy it.
+    hashes = frame.get_column("test_id").hash()
+    ordered = hashes.sort()
+    repeated = hashes.is_in(ordered.filter(ordered == ordered.shift(1)).unique().implode()).arg_true()
     attempt = pl.zeros(frame.height, dtype=pl.Int32, eager=True)
     if repeated.len():
-        counts = keys[repeated].select(pl.int_range(pl.len(), dtype=pl.Int32).over("test_id", "platform"))
+        keys = pl.DataFrame([hashes[repeated], frame.get_column("platform")[repeated]])
+        counts = keys.select(pl.int_range(pl.len(), dtype=pl.Int32).over(keys.columns))
         attempt.scatter(repeated, counts.to_series())
-    return conform(frame.with_columns(attempt=attempt, format=pl.lit(format_name)), ARTIFACT_RESULTS)
+    return conform(_with_aligned(frame, attempt=attempt, format=pl.lit(format_name)), ARTIFACT_RESULTS)
+
+
+def _with_aligned(frame: pl.DataFrame, **columns: pl.Series | pl.Expr) -> pl.DataFrame:
+    """`frame.with_columns(**columns)`, cut at the frame's chunks: a new one-chunk column beside a
+    frame read in chunks makes the next operation copy the whole frame into a single chunk."""
+    lengths = frame.get_column(frame.columns[0]).chunk_lengths()
+    if len(lengths) < 2:
+        return frame.with_columns(**columns)
+    pieces, start = [], 0
+    for length in lengths:
+        piece = {
+            key: value.slice(start, length) for key, value in columns.items() if isinstance(value, pl.Series)
+        }
+        pieces.append(frame.slice(start, length).with_columns(**{**columns, **piece}))
+        start += length
+    return pl.concat(pieces)
 
 
 def finish_results(raw: pl.DataFrame, format_name: str) -> pl.DataFrame:

@@ -289,11 +289,12 @@ _REFERENCE = re.compile(r"&(?:#x([0-9A-Fa-f]+)|#([0-9]+)|(lt|gt|amp|quot|apos));
 NAMED_REFERENCES = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&apos;": "'"}
 
 
-def start_tag(piece: str) -> tuple[str, str, bool, int]:
-    """A piece that opens with a start tag -> (name, attribute markup, self-closing, end of the tag)."""
-    match = _START_TAG.match(piece)
+def start_tag(text: str, at: int = 0) -> tuple[str, str, bool, int]:
+    """Text with a start tag at `at` (just after its '<') -> (name, attribute markup, self-closing,
+    end of the tag)."""
+    match = _START_TAG.match(text, at)
     if match is None:  # cannot happen after a well-formedness check; say so rather than guess
-        raise ArtifactRejected(f"malformed XML: unreadable start tag <{piece[:60]}")
+        raise ArtifactRejected(f"malformed XML: unreadable start tag <{text[at : at + 60]}")
     return match[1], match[2], bool(match[3]), match.end()
 
 
