@@ -40,6 +40,7 @@ from testintel_assets.parsers.test_rows import (
     SKIPPED,
     blank_to_null,
     bound_message,
+    bound_message_expr,
     meta_frame,
     number_attempts,
     title_tag_meta,
@@ -86,8 +87,14 @@ _ROW_BITS = 32
 _TESTCASE = "<testcase"
 _OTHER_TAG = re.compile(r"<testcase[^ \t\n/>]")  # `<testcases>` & co. are other elements
 _EVENT_STARTS = tuple(_EVENT_TAGS)
-# The tags `_Events.simple_testcase` looks for: everything the state machine acts on in a testcase.
-_READ_TAGS = re.compile("</?(?:" + "|".join([*_EVENT_TAGS, "testcase"]) + ")(?=[ \t\n/>])")
+# For `_simple_testcases`: the tags the state machine acts on, a failure/error/skipped element with
+# its attribute markup and its text up to the next tag, and the message attribute (Polars' regex).
+_READ_TAG_PATTERN = "</?(?:" + "|".join([*_EVENT_TAGS, "testcase"]) + ")[ \t\n/>]"
+_ATTRIBUTE_MARKUP = """(?:[ \t\n]+[^ \t\n=]+[ \t\n]*=[ \t\n]*(?:"[^"]*"|'[^']*'))*"""
+_OUTCOME_PATTERN = (
+    f"(?P<tag><(?P<name>{'|'.join(_OUTCOMES)})(?P<attributes>{_ATTRIBUTE_MARKUP})[ \t\n]*(?P<closed>/?)>)"
+)
+_MESSAGE_PATTERN = """[ \t\n]message[ \t\n]*=[ \t\n]*(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)')"""
 
 
 @dataclass
@@ -169,9 +176,6 @@ class _Events:
         self.base, self.added = row, 0
         if empty:
             self.enter(_NO_CASE)
-        if self.text_for is None and self.simple_testcase(chunk, end, empty):
-            self.enter(_NO_CASE)
-            return markup
         first, *pieces = chunk[end:].split("<")
         if self.collecting:
             self.collect(first)
@@ -179,28 +183,10 @@ class _Events:
             self.piece(piece)
         return markup
 
-    def simple_testcase(self, chunk: str, end: int, empty: bool) -> bool:
-        """The common testcases, read without splitting them: nothing to read inside (only
-        `<system-out>` and the like), or one failure/error/skipped with its message attribute or
-        with plain text."""
-        tags = list(_READ_TAGS.finditer(chunk, end))
-        if empty or len(tags) < 2:  # empty, or all inside it to be ignored, or it goes on
-            return not tags if empty else bool(tags) and tags[0][0] == "</testcase"
-        outcome = tags[0][0][1:]
-        if tags[-1][0] != "</testcase" or outcome not in _OUTCOMES or len(tags) > 3:
-            return False
-        _, markup, closed, body = start_tag(chunk, tags[0].start() + 1)
-        if closed != (len(tags) == 2) or (len(tags) == 3 and tags[1][0] != "</" + outcome):
-            return False
-        attrs = attributes(markup)
-        text = "" if closed else chunk[body : tags[1].start()]
-        if "<" in text and not (attrs.get("message") or "").strip():
-            return False  # markup inside the text to read
-        self.start_in_case(outcome, attrs)
-        if self.collecting:
-            self.collect(text)
-        self.end(outcome)
-        return True
+    def passed_over(self, row: int) -> None:
+        """What a testcase read column-wise leaves behind: none open, later rows count from it."""
+        self.enter(_NO_CASE)
+        self.base, self.added = row, 0
 
     def piece(self, piece: str) -> None:
         """A start or end tag and the text up to the next tag."""
@@ -393,16 +379,20 @@ def _read_segment(text: str, carry: _Carry, events: _Events, scan: _Scan) -> Non
     if not all(valid):
         for index, is_valid in zip([i for i, is_plain in enumerate(plain) if is_plain], valid, strict=True):
             plain[index] = is_valid
+    others = [index for index, is_plain in enumerate(plain) if not is_plain]
+    simple, simple_markups, simple_overrides = _simple_testcases(
+        [rows[index] for index in others], [chunks[index] for index in others]
+    )
     suite_before = events.suite
     events.head(head)
     markups = [
         (rows[index], events.testcase(rows[index], chunks[index]))
-        for index, is_plain in enumerate(plain)
-        if not is_plain
+        for index, is_simple in zip(others, simple, strict=True)
+        if not is_simple
     ]
-    if plain and plain[-1]:  # the segment ends after a self-closing testcase
-        events.enter(_NO_CASE)
-        events.base, events.added = rows[-1], 0
+    markups += zip(compress([rows[index] for index in others], simple), simple_markups, strict=True)
+    if plain and (plain[-1] or simple[-1]):  # the segment ends after a testcase read column-wise
+        events.passed_over(rows[-1])
     quoted = [(row, markup) for row, markup in markups if "'" not in markup]
     valid, more, more_untidy = _attribute_frame(
         [row for row, _ in quoted], [markup + "/>" for _, markup in quoted]
@@ -420,12 +410,98 @@ def _read_segment(text: str, carry: _Carry, events: _Events, scan: _Scan) -> Non
     cases = cases.filter(pl.col("row") != events.case)
     if cases.is_empty() and not events.suite_rows:
         return
-    cases = cases.join(events.take_overrides(), on="row", how="left", maintain_order="left")
+    overrides = pl.concat([events.take_overrides(), simple_overrides])
+    cases = cases.join(overrides, on="row", how="left", maintain_order="left")
     rows_frame = pl.concat([cases, events.take_suite_rows()], how="diagonal").sort("row")
     chunk = _prepare(rows_frame, scan.suites, scan.unnamed, untidy)
     scan.unnamed += int(chunk.get_column("unnamed").sum() or 0)
     scan.meta.extend(title_tag_meta(chunk, untidy))
     scan.chunks.append(chunk.drop("owner", "raw_name", "unnamed"))
+
+
+def _simple_testcases(rows: list[int], chunks: list[str]) -> tuple[list[bool], list[str], pl.DataFrame]:
+    """The testcases with children that need no state machine, read column-wise: nothing inside
+    that `_Events` acts on (only `<system-out>` and the like), or exactly one failure, error or
+    skipped element with a message attribute or with plain text. -> which chunks, their start tags'
+    attribute markup, and what their child says (`_OVERRIDES`)."""
+    chunk = pl.col("chunk")
+    start_tag = chunk.str.splitn(">", 2).struct.field("field_0")
+    found = chunk.str.extract_all(_READ_TAG_PATTERN).list.eval(pl.element().str.strip_chars_end(" \t\n/>"))
+    frame = pl.DataFrame({"row": rows, "chunk": chunks}, schema={"row": pl.UInt64, "chunk": pl.String})
+    frame = frame.select(
+        "row",
+        "chunk",
+        start_tag.str.strip_chars_end("/").alias("markup"),
+        start_tag.str.ends_with("/").alias("empty"),
+        # a '>' in an attribute value could end the first guess early: such tags go to `_Events`
+        (
+            (start_tag.str.count_matches('"', literal=True) % 2 == 0)
+            & ~start_tag.str.contains("'", literal=True)
+        ).alias("sure"),
+        found.list.join(",").alias("found"),
+        chunk.str.extract_groups(_OUTCOME_PATTERN).alias("outcome"),
+    ).unnest("outcome")
+    name, closed = pl.col("name"), pl.col("closed") == "/"
+    children = pl.concat_str(
+        pl.lit("<"), name, pl.when(closed).then(pl.lit("")).otherwise(pl.lit(",</") + name)
+    )
+    message = _attribute_value_expr(
+        pl.coalesce(pl.col("attributes").str.extract_groups(_MESSAGE_PATTERN).struct.unnest())
+    )
+    frame = frame.with_columns(
+        quiet=pl.col("sure")
+        & (pl.col("found") == pl.when("empty").then(pl.lit("")).otherwise(pl.lit("</testcase"))),
+        # character references beyond the five named entities are left to `_Events`
+        single=(pl.col("sure") & ~pl.col("empty") & (pl.col("found") == children + ",</testcase")).fill_null(
+            False
+        )
+        & ~message.str.contains("&#", literal=True).fill_null(False),
+        message=message,
+        has_message=(message.str.strip_chars() != "").fill_null(False),
+    )
+    status = name.replace_strict(_OUTCOMES, return_dtype=pl.String).alias(_STATUS)
+    platform = pl.lit(None, dtype=pl.String).alias(_PLATFORM)
+    overrides = [
+        frame.filter("single", "has_message").select(
+            "row", status, bound_message_expr(pl.col("message")).alias(_MESSAGE), platform
+        )
+    ]
+    # without a message attribute, the first line of the element's text, if it is plain text
+    reading = frame.filter("single", ~pl.col("has_message"), ~closed)
+    unread: list[int] = []
+    if reading.height:
+        after = chunk.str.split(pl.col("tag")).list.get(1, null_on_oob=True).str.splitn("<", 2)
+        texts = reading.select(
+            "row",
+            "name",
+            after.struct.field("field_0").alias("text"),
+            after.struct.field("field_1").alias("rest"),
+        )
+        plain_text = pl.col("rest").str.starts_with("/") & ~pl.col("text").str.contains("&#", literal=True)
+        unread = texts.filter(~plain_text).get_column("row").to_list()
+        message = bound_message_expr(_unescaped(pl.col("text")), first_line=True).alias(_MESSAGE)
+        overrides.append(texts.filter(plain_text).select("row", status, message, platform))
+    frame = frame.with_columns(
+        simple=(pl.col("quiet").fill_null(False) | pl.col("single")) & ~pl.col("row").is_in(unread)
+    )
+    simple = frame.filter("simple")
+    overrides.append(
+        frame.filter("single", closed, ~pl.col("has_message")).select(
+            "row", status, pl.lit(None, dtype=pl.String).alias(_MESSAGE), platform
+        )
+    )
+    overrides = pl.concat(overrides)
+    return frame.get_column("simple").to_list(), simple.get_column("markup").to_list(), overrides
+
+
+def _unescaped(text: pl.Expr) -> pl.Expr:
+    """`xml_guard.unescape` for text without character references."""
+    return text.str.replace_many(list(NAMED_REFERENCES), list(NAMED_REFERENCES.values()))
+
+
+def _attribute_value_expr(raw: pl.Expr) -> pl.Expr:
+    """`xml_guard.attribute_value` for values without character references."""
+    return _unescaped(raw.str.replace_all("\t", " ", literal=True).str.replace_all("\n", " ", literal=True))
 
 
 def _start_tag_rest(text: str) -> tuple[str, bool, int]:

@@ -54,6 +54,21 @@ def bound_message(text: str | None, *, first_line: bool = False) -> str | None:
     return text or None
 
 
+def bound_message_expr(text: pl.Expr, *, first_line: bool = False) -> pl.Expr:
+    """Vectorised `bound_message` for text an XML parser can deliver (XML excludes the C0 controls
+    \\x1c-\\x1f, the only blanks Python's and Rust's strip disagree on)."""
+    text = text.str.replace_all(_ANSI_RE.pattern, "")
+    if first_line:
+        text = text.str.strip_chars_start().str.extract(f"^([^{_LINE_BREAK.pattern[1:-1]}]*)")
+    text = text.str.strip_chars()
+    capped = (
+        pl.when(text.str.len_chars() > MESSAGE_LIMIT)
+        .then(pl.concat_str(text.str.slice(0, MESSAGE_LIMIT - 1), pl.lit("…")))
+        .otherwise(text)
+    )
+    return pl.when(capped != "").then(capped)
+
+
 def clean_title_expr(column: pl.Expr) -> pl.Expr:
     """Vectorised `test_ids.clean_title`: the same patterns through Polars' regex engine."""
     return (

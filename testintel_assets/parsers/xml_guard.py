@@ -29,7 +29,7 @@ from lxml import etree
 from testintel_assets.parsers import ArtifactRejected
 
 CHUNK_BYTES = 1 << 20
-SEGMENT_CHARS = 1 << 21
+SEGMENT_CHARS = 1 << 22
 # expat's error messages (ExpatError and ElementTree's ParseError both carry them)
 _TRUNCATED = {expat.errors.XML_ERROR_NO_ELEMENTS, expat.errors.XML_ERROR_UNCLOSED_TOKEN}
 _BAD_BYTES = {expat.errors.XML_ERROR_INVALID_TOKEN, expat.errors.XML_ERROR_PARTIAL_CHAR}
