@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import compress
+from operator import not_
 from pathlib import Path
 
 import polars as pl
@@ -365,46 +366,51 @@ def _scan(path: Path) -> _Scan:
 
 
 def _read_segment(text: str, carry: _Carry, events: _Events, scan: _Scan) -> None:
-    """Split a segment at `<testcase`: plain self-closing testcases (most of a report) need no
-    state machine, the others and everything between them go through `_Events`; the attributes of
-    all testcase start tags are read column-wise (`_attribute_frame`)."""
+    """Split a segment at `<testcase`: plain self-closing testcases (most of a report) and the
+    simple others (`_simple_testcases`) need no state machine, the rest and everything between
+    testcases go through `_Events`; the attributes of all testcase start tags are read column-wise
+    (`_attribute_frame`). Testcases are numbered in document order across the file."""
     head, *chunks = text.split(_TESTCASE)
     if _OTHER_TAG.search(text):
         head, chunks = _rejoin(head, chunks)
-    first = carry.testcases + 1
+    numbers = range(carry.testcases + 1, carry.testcases + 1 + len(chunks))
     carry.testcases += len(chunks)
-    rows = [(first + index) << _ROW_BITS for index in range(len(chunks))]
     plain = ["<" not in chunk and "'" not in chunk for chunk in chunks]
-    valid, frames, untidy = _attribute_frame(list(compress(rows, plain)), list(compress(chunks, plain)))
+    valid, frames, untidy = _attribute_frame(list(compress(numbers, plain)), list(compress(chunks, plain)))
     if not all(valid):
-        for index, is_valid in zip([i for i, is_plain in enumerate(plain) if is_plain], valid, strict=True):
+        for index, is_valid in zip(compress(range(len(plain)), plain), valid, strict=True):
             plain[index] = is_valid
-    others = [index for index, is_plain in enumerate(plain) if not is_plain]
-    simple, simple_markups, simple_overrides = _simple_testcases(
-        [rows[index] for index in others], [chunks[index] for index in others]
-    )
+    other = list(map(not_, plain))
+    other_numbers, other_chunks = list(compress(numbers, other)), list(compress(chunks, other))
+    simple, quoted, simple_overrides = _simple_testcases(other_numbers, other_chunks)
     suite_before = events.suite
     events.head(head)
     markups = [
-        (rows[index], events.testcase(rows[index], chunks[index]))
-        for index, is_simple in zip(others, simple, strict=True)
+        (number << _ROW_BITS, events.testcase(number << _ROW_BITS, chunk))
+        for number, chunk, is_simple in zip(other_numbers, other_chunks, simple, strict=True)
         if not is_simple
     ]
-    markups += zip(compress([rows[index] for index in others], simple), simple_markups, strict=True)
     if plain and (plain[-1] or simple[-1]):  # the segment ends after a testcase read column-wise
-        events.passed_over(rows[-1])
-    quoted = [(row, markup) for row, markup in markups if "'" not in markup]
+        events.passed_over(numbers[-1] << _ROW_BITS)
+    apostrophe = pl.col("markup").str.contains("'", literal=True)
+    markups += [(number << _ROW_BITS, markup) for number, markup in quoted.filter(apostrophe).iter_rows()]
+    quoted = quoted.filter(~apostrophe)
     valid, more, more_untidy = _attribute_frame(
-        [row for row, _ in quoted], [markup + "/>" for _, markup in quoted]
+        quoted.get_column("number").to_list(), [markup + "/>" for markup in quoted.get_column("markup")]
     )
-    exact = [(row, markup) for row, markup in markups if "'" in markup]
-    exact += [pair for pair, is_valid in zip(quoted, valid, strict=True) if not is_valid]
+    exact = markups + [
+        (number << _ROW_BITS, markup)
+        for number, markup, is_valid in zip(
+            quoted.get_column("number"), quoted.get_column("markup"), valid, strict=True
+        )
+        if not is_valid
+    ]
     exact_frame, exact_untidy = _exact_attributes(exact)
     untidy = untidy or more_untidy or exact_untidy or scan.untidy_suites
-    cases = pl.concat([frames, more, exact_frame]).sort("row")
+    cases = pl.concat([frames, more, exact_frame], how="diagonal_relaxed").sort("row")
     cases = cases.join_asof(events.take_marks(suite_before), on="row", strategy="backward")
     if carry.open_case is not None:  # read in the previous segment: its titles were not looked at
-        cases = pl.concat([carry.open_case, cases])
+        cases = pl.concat([carry.open_case, cases], how="diagonal_relaxed")
         untidy = True
     carry.open_case = cases.filter(pl.col("row") == events.case) if events.case != _NO_CASE else None
     cases = cases.filter(pl.col("row") != events.case)
@@ -419,17 +425,20 @@ def _read_segment(text: str, carry: _Carry, events: _Events, scan: _Scan) -> Non
     scan.chunks.append(chunk.drop("owner", "raw_name", "unnamed"))
 
 
-def _simple_testcases(rows: list[int], chunks: list[str]) -> tuple[list[bool], list[str], pl.DataFrame]:
+def _simple_testcases(numbers: list[int], chunks: list[str]) -> tuple[list[bool], pl.DataFrame, pl.DataFrame]:
     """The testcases with children that need no state machine, read column-wise: nothing inside
     that `_Events` acts on (only `<system-out>` and the like), or exactly one failure, error or
-    skipped element with a message attribute or with plain text. -> which chunks, their start tags'
-    attribute markup, and what their child says (`_OVERRIDES`)."""
+    skipped element with a message attribute or with plain text. -> which chunks, their numbers and
+    start tags' attribute markup, and what their child says (`_OVERRIDES`)."""
     chunk = pl.col("chunk")
     start_tag = chunk.str.splitn(">", 2).struct.field("field_0")
     found = chunk.str.extract_all(_READ_TAG_PATTERN).list.eval(pl.element().str.strip_chars_end(" \t\n/>"))
-    frame = pl.DataFrame({"row": rows, "chunk": chunks}, schema={"row": pl.UInt64, "chunk": pl.String})
+    frame = pl.DataFrame(
+        {"number": numbers, "chunk": chunks}, schema={"number": pl.UInt64, "chunk": pl.String}
+    )
     frame = frame.select(
-        "row",
+        "number",
+        (pl.col("number") * (1 << _ROW_BITS)).alias("row"),
         "chunk",
         start_tag.str.strip_chars_end("/").alias("markup"),
         start_tag.str.ends_with("/").alias("empty"),
@@ -448,50 +457,49 @@ def _simple_testcases(rows: list[int], chunks: list[str]) -> tuple[list[bool], l
     message = _attribute_value_expr(
         pl.coalesce(pl.col("attributes").str.extract_groups(_MESSAGE_PATTERN).struct.unnest())
     )
-    frame = frame.with_columns(
-        quiet=pl.col("sure")
-        & (pl.col("found") == pl.when("empty").then(pl.lit("")).otherwise(pl.lit("</testcase"))),
-        # character references beyond the five named entities are left to `_Events`
-        single=(pl.col("sure") & ~pl.col("empty") & (pl.col("found") == children + ",</testcase")).fill_null(
-            False
-        )
-        & ~message.str.contains("&#", literal=True).fill_null(False),
-        message=message,
-        has_message=(message.str.strip_chars() != "").fill_null(False),
+    has_message = (message.str.strip_chars() != "").fill_null(False)
+    single = (pl.col("sure") & ~pl.col("empty") & (pl.col("found") == children + ",</testcase")).fill_null(
+        False
     )
-    status = name.replace_strict(_OUTCOMES, return_dtype=pl.String).alias(_STATUS)
-    platform = pl.lit(None, dtype=pl.String).alias(_PLATFORM)
-    overrides = [
-        frame.filter("single", "has_message").select(
-            "row", status, bound_message_expr(pl.col("message")).alias(_MESSAGE), platform
+    frame = frame.select(
+        "number",
+        "row",
+        "markup",
+        "chunk",
+        "tag",
+        closed.alias("closed"),
+        name.replace_strict(_OUTCOMES, default=None, return_dtype=pl.String).alias(_STATUS),
+        (
+            pl.col("sure")
+            & (pl.col("found") == pl.when("empty").then(pl.lit("")).otherwise(pl.lit("</testcase")))
         )
-    ]
+        .fill_null(False)
+        .alias("quiet"),
+        # character references beyond the five named entities are left to `_Events`
+        (single & ~message.str.contains("&#", literal=True).fill_null(False)).alias("single"),
+        has_message.alias("has_message"),
+        pl.when(has_message).then(bound_message_expr(message)).alias(_MESSAGE),
+        pl.lit(None, dtype=pl.String).alias(_PLATFORM),
+    )
     # without a message attribute, the first line of the element's text, if it is plain text
-    reading = frame.filter("single", ~pl.col("has_message"), ~closed)
+    reading = frame.filter("single", ~pl.col("has_message"), ~pl.col("closed"))
+    texts = pl.DataFrame(schema=_OVERRIDES)
     unread: list[int] = []
     if reading.height:
-        after = chunk.str.split(pl.col("tag")).list.get(1, null_on_oob=True).str.splitn("<", 2)
-        texts = reading.select(
-            "row",
-            "name",
-            after.struct.field("field_0").alias("text"),
-            after.struct.field("field_1").alias("rest"),
+        after = pl.col("chunk").str.split(pl.col("tag")).list.get(1, null_on_oob=True).str.splitn("<", 2)
+        text, rest = after.struct.field("field_0"), after.struct.field("field_1")
+        reading = reading.with_columns(
+            read=rest.str.starts_with("/") & ~text.str.contains("&#", literal=True),
+            **{_MESSAGE: bound_message_expr(_unescaped(text), first_line=True)},
         )
-        plain_text = pl.col("rest").str.starts_with("/") & ~pl.col("text").str.contains("&#", literal=True)
-        unread = texts.filter(~plain_text).get_column("row").to_list()
-        message = bound_message_expr(_unescaped(pl.col("text")), first_line=True).alias(_MESSAGE)
-        overrides.append(texts.filter(plain_text).select("row", status, message, platform))
-    frame = frame.with_columns(
-        simple=(pl.col("quiet").fill_null(False) | pl.col("single")) & ~pl.col("row").is_in(unread)
-    )
+        unread = reading.filter(~pl.col("read")).get_column("row").to_list()
+        texts = reading.filter("read").select(*_OVERRIDES)
+    frame = frame.with_columns(simple=(pl.col("quiet") | pl.col("single")) & ~pl.col("row").is_in(unread))
     simple = frame.filter("simple")
-    overrides.append(
-        frame.filter("single", closed, ~pl.col("has_message")).select(
-            "row", status, pl.lit(None, dtype=pl.String).alias(_MESSAGE), platform
-        )
+    overrides = pl.concat(
+        [simple.filter("single", pl.col("has_message") | pl.col("closed")).select(*_OVERRIDES), texts]
     )
-    overrides = pl.concat(overrides)
-    return frame.get_column("simple").to_list(), simple.get_column("markup").to_list(), overrides
+    return frame.get_column("simple").to_list(), simple.select("number", "markup"), overrides
 
 
 def _unescaped(text: pl.Expr) -> pl.Expr:
@@ -529,7 +537,7 @@ def _rejoin(head: str, chunks: list[str]) -> tuple[str, list[str]]:
     return head, kept
 
 
-def _attribute_frame(rows: list[int], tags: list[str]) -> tuple[list[bool], pl.DataFrame, bool]:
+def _attribute_frame(numbers: list[int], tags: list[str]) -> tuple[list[bool], pl.DataFrame, bool]:
     """Testcase start tags without their name (` a="1" b="2"/>`, blanks may follow; no '<' or
     single quote) -> which are that plain form, the attributes of those, column-wise, and whether
     a title among them may need `clean_title` (test_rows.untidy_text).
@@ -542,7 +550,7 @@ def _attribute_frame(rows: list[int], tags: list[str]) -> tuple[list[bool], pl.D
     names = {layout: _layout_names(layout) for layout in set(layouts)}
     if len(layouts) != len(tags) or None in names.values():  # a stray quote in text, another form
         valid = [_layout_names('""'.join(tag.split('"')[0::2])) is not None for tag in tags]
-        return valid, *_attribute_frame(list(compress(rows, valid)), list(compress(tags, valid)))[1:]
+        return valid, *_attribute_frame(list(compress(numbers, valid)), list(compress(tags, valid)))[1:]
     if len(names) == 1:  # one layout: the values of an attribute are every width-th part
         found = next(iter(names.values())) or []
         width = 2 * len(found)
@@ -550,9 +558,13 @@ def _attribute_frame(rows: list[int], tags: list[str]) -> tuple[list[bool], pl.D
             key: parts[2 * found.index(key) + 1 :: width] if key in found else None
             for key in _CASE_ATTRIBUTES
         }
-        frame = pl.DataFrame({"row": rows, **columns}, schema=_CASE_ROWS)
+        present = {key: values for key, values in columns.items() if values is not None}
+        frame = pl.DataFrame(
+            {"row": numbers, **present}, schema={"row": pl.UInt64, **dict.fromkeys(present, pl.String)}
+        )
     else:
-        frame = _values_by_layout(rows, layouts, names, parts)
+        frame = _values_by_layout(numbers, layouts, names, parts)
+    frame = frame.with_columns(pl.col("row") * (1 << _ROW_BITS))
     values = "\x00".join(parts[1::2])  # the values alone: the blanks between tags do not count
     references = "&" in values
     if references or "\t" in values or "\n" in values:
@@ -561,7 +573,7 @@ def _attribute_frame(rows: list[int], tags: list[str]) -> tuple[list[bool], pl.D
 
 
 def _values_by_layout(
-    rows: list[int], layouts: list[str], names: dict[str, list[str] | None], parts: list[str]
+    numbers: list[int], layouts: list[str], names: dict[str, list[str] | None], parts: list[str]
 ) -> pl.DataFrame:
     """Several layouts: each tag's values start where the previous tag's end."""
     table = pl.DataFrame(
@@ -572,7 +584,7 @@ def _values_by_layout(
         },
         schema={"layout": pl.String, "count": pl.Int64, **dict.fromkeys(_CASE_ATTRIBUTES, pl.Int64)},
     )
-    frame = pl.DataFrame({"row": rows, "layout": layouts}, schema={"row": pl.UInt64, "layout": pl.String})
+    frame = pl.DataFrame({"row": numbers, "layout": layouts}, schema={"row": pl.UInt64, "layout": pl.String})
     frame = frame.join(table, on="layout", how="left", maintain_order="left")
     start = (pl.col("count").cum_sum() - pl.col("count")) * 2  # where a tag's parts begin
     values = pl.lit(pl.Series(parts, dtype=pl.String))
@@ -612,7 +624,11 @@ def _value_index(names: list[str] | None, key: str) -> int | None:
 
 def _decoded(frame: pl.DataFrame) -> pl.DataFrame:
     """`xml_guard.attribute_value` for the values read column-wise (blanks and references)."""
-    needs = [key for key in _CASE_ATTRIBUTES if frame.get_column(key).str.contains(r"[&\t\n]").any()]
+    needs = [
+        key
+        for key in _CASE_ATTRIBUTES
+        if key in frame.columns and frame.get_column(key).str.contains(r"[&\t\n]").any()
+    ]
     if not needs:
         return frame
     named, chars = list(NAMED_REFERENCES), list(NAMED_REFERENCES.values())

@@ -55,9 +55,9 @@ def bound_message(text: str | None, *, first_line: bool = False) -> str | None:
 
 
 def bound_message_expr(text: pl.Expr, *, first_line: bool = False) -> pl.Expr:
-    """Vectorised `bound_message` for text an XML parser can deliver (XML excludes the C0 controls
-    \\x1c-\\x1f, the only blanks Python's and Rust's strip disagree on)."""
-    text = text.str.replace_all(_ANSI_RE.pattern, "")
+    """Vectorised `bound_message` for text an XML parser delivers. XML 1.0 excludes the C0 controls,
+    so there is no ANSI escape to strip, nor one of \\x1c-\\x1f, the only blanks Python's and Rust's
+    strip disagree on."""
     if first_line:
         text = text.str.strip_chars_start().str.extract(f"^([^{_LINE_BREAK.pattern[1:-1]}]*)")
     text = text.str.strip_chars()

@@ -113,15 +113,18 @@ class XmlText:
         self.segment_chars = segment_chars
 
     def __iter__(self) -> Iterator[str]:
-        pending = ""
+        pending: list[str] = []
+        size = 0
         for text in self._checked_text():
-            pending += text
-            if len(pending) >= self.segment_chars:
-                ready, pending = _cut(pending, self.boundary)
+            pending.append(text)
+            size += len(text)
+            if size >= self.segment_chars:
+                ready, rest, regions = _cut("".join(pending), self.boundary)
+                pending, size = [rest], len(rest)
                 if ready:
-                    yield _normalise(ready)
-        if pending:
-            yield _normalise(pending)
+                    yield _normalise(ready, regions)
+        if text := "".join(pending):
+            yield _normalise(text, bool(_REGION.search(text)) if "!" in text or "?" in text else False)
 
     def _checked_text(self) -> Iterator[str]:
         prolog = _Prolog(self.path)
@@ -240,10 +243,11 @@ _REGION_END = {"<![CDATA[": "]]>", "<!--": "-->", "<?": "?>"}
 _LEXICAL = re.compile(r"<!\[CDATA\[(.*?)\]\]>|<!--.*?-->|<\?.*?\?>", re.DOTALL)
 
 
-def _cut(text: str, boundary: str) -> tuple[str, str]:
-    """(ready, rest) with `ready` ending before `boundary` or at least outside any tag, reference or
-    CR LF pair. A CDATA section, comment or processing instruction still open is closed in `ready`
-    and reopened in `rest`, so not even a huge one has to fit in memory."""
+def _cut(text: str, boundary: str) -> tuple[str, str, bool]:
+    """(ready, rest, whether `ready` holds a CDATA section, comment or processing instruction):
+    `ready` ends before `boundary` or at least outside any tag, reference or CR LF pair. A region
+    still open is closed in `ready` and reopened in `rest`, so not even a huge one has to fit in
+    memory."""
     done = 0
     regions = "!" in text or "?" in text  # a quick memchr: no region opens without one of them
     while regions and (match := _REGION.search(text, done)):
@@ -252,8 +256,8 @@ def _cut(text: str, boundary: str) -> tuple[str, str]:
         if end < 0:
             keep = len(text.rstrip(closer[0] + "\r"))  # a partial closer or CR LF may continue
             if keep > match.end():
-                return text[:keep] + closer, match[0] + text[keep:]
-            return text[: match.start()], text[match.start() :]
+                return text[:keep] + closer, match[0] + text[keep:], True
+            return text[: match.start()], text[match.start() :], done > 0
         done = end + len(closer)
     cut = text.rfind(boundary, done)
     if cut <= 0:
@@ -263,15 +267,13 @@ def _cut(text: str, boundary: str) -> tuple[str, str]:
         reference = text.rfind("&", done, cut)
         if reference >= 0 and ";" not in text[reference:cut]:
             cut = reference
-    return text[:cut], text[cut:]
+    return text[:cut], text[cut:], done > 0
 
 
-def _normalise(text: str) -> str:
+def _normalise(text: str, regions: bool) -> str:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if ("!" in text and "<!" in text) or ("?" in text and "<?" in text):  # memchr before the search
-        text = _LEXICAL.sub(_as_text, text)
-    return text
+    return _LEXICAL.sub(_as_text, text) if regions else text
 
 
 def _as_text(match: re.Match[str]) -> str:
