@@ -9,7 +9,7 @@ rows of the same test (and platform) are attempts 0, 1, 2 ... in the order the r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import polars as pl
 
@@ -83,19 +83,15 @@ def blank_to_null(column: pl.Expr) -> pl.Expr:
     return pl.when(stripped == "").then(None).otherwise(stripped)
 
 
-def test_id_expr(
-    owner: pl.Expr, clean_name: pl.Expr, suite: pl.Expr, clean: Callable[[pl.Expr], pl.Expr] | None = None
-) -> pl.Expr:
-    """Vectorised `test_ids.from_junit(owner, name, suite)` over an already cleaned name."""
-    owner_clean = (clean or clean_title_expr)(
-        pl.coalesce(blank_to_null(owner), blank_to_null(suite))
-    ).fill_null("")
+def test_id_expr(owner: pl.Expr, clean_name: pl.Expr, suite: pl.Expr, *, untidy: bool = True) -> pl.Expr:
+    """Vectorised `test_ids.from_junit(owner, name, suite)` over an already cleaned name; with
+    `untidy` False the caller knows that no owner needs `clean_title` beyond stripping blanks."""
+    owner = pl.coalesce(blank_to_null(owner), blank_to_null(suite))
+    if untidy:
+        owner = clean_title_expr(owner)
+        owner = pl.when(owner != "").then(owner)
     name_part = pl.when(clean_name == "").then(pl.lit(test_ids.UNNAMED)).otherwise(clean_name)
-    return (
-        pl.when(owner_clean == "")
-        .then(name_part)
-        .otherwise(pl.concat_str(owner_clean, pl.lit("::"), name_part))
-    )
+    return pl.when(owner.is_null()).then(name_part).otherwise(pl.concat_str(owner, pl.lit("::"), name_part))
 
 
 def with_ids(raw: pl.DataFrame, untidy: bool | None = None) -> pl.DataFrame:
@@ -105,14 +101,13 @@ def with_ids(raw: pl.DataFrame, untidy: bool | None = None) -> pl.DataFrame:
     look): then stripping spaces is all cleaning does, and the regular expressions are skipped."""
     if untidy is None:
         untidy = _untidy(raw, "owner", "name", "suite")
-    clean = clean_title_expr if untidy else _stripped
-    return raw.with_columns(raw_name=pl.col("name"), name=clean(pl.col("name").fill_null(""))).with_columns(
-        test_id=test_id_expr(pl.col("owner"), pl.col("name"), pl.col("suite"), clean)
+    name = pl.col("name").fill_null("")
+    name = clean_title_expr(name) if untidy else name.str.strip_chars(" ")
+    return raw.with_columns(
+        raw_name=pl.col("name"),
+        name=name,
+        test_id=test_id_expr(pl.col("owner"), name, pl.col("suite"), untidy=untidy),
     )
-
-
-def _stripped(column: pl.Expr) -> pl.Expr:
-    return column.str.strip_chars(" ")
 
 
 _UNTIDY_MARKS = ("@", "\t", "\r", "\n", "  ")
