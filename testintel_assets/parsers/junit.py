@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, repeat
 from operator import not_
 from pathlib import Path
 
@@ -375,7 +375,7 @@ def _read_segment(text: str, carry: _Carry, events: _Events, scan: _Scan) -> Non
         head, chunks = _rejoin(head, chunks)
     numbers = range(carry.testcases + 1, carry.testcases + 1 + len(chunks))
     carry.testcases += len(chunks)
-    plain = ["<" not in chunk and "'" not in chunk for chunk in chunks]
+    plain = list(map(not_, map(str.__contains__, chunks, repeat("<"))))  # no child, no text after
     valid, frames, untidy = _attribute_frame(list(compress(numbers, plain)), list(compress(chunks, plain)))
     if not all(valid):
         for index, is_valid in zip(compress(range(len(plain)), plain), valid, strict=True):
@@ -392,9 +392,6 @@ def _read_segment(text: str, carry: _Carry, events: _Events, scan: _Scan) -> Non
     ]
     if plain and (plain[-1] or simple[-1]):  # the segment ends after a testcase read column-wise
         events.passed_over(numbers[-1] << _ROW_BITS)
-    apostrophe = pl.col("markup").str.contains("'", literal=True)
-    markups += [(number << _ROW_BITS, markup) for number, markup in quoted.filter(apostrophe).iter_rows()]
-    quoted = quoted.filter(~apostrophe)
     valid, more, more_untidy = _attribute_frame(
         quoted.get_column("number").to_list(), [markup + "/>" for markup in quoted.get_column("markup")]
     )
@@ -538,9 +535,9 @@ def _rejoin(head: str, chunks: list[str]) -> tuple[str, list[str]]:
 
 
 def _attribute_frame(numbers: list[int], tags: list[str]) -> tuple[list[bool], pl.DataFrame, bool]:
-    """Testcase start tags without their name (` a="1" b="2"/>`, blanks may follow; no '<' or
-    single quote) -> which are that plain form, the attributes of those, column-wise, and whether
-    a title among them may need `clean_title` (test_rows.untidy_text).
+    """Testcase start tags without their name (` a="1" b="2"/>`, blanks may follow, no '<') ->
+    which are that plain form (double quotes only), the attributes of those, column-wise, and
+    whether a title among them may need `clean_title` (test_rows.untidy_text).
 
     The tags are joined and split at '"': values sit at odd places, and the even places joined give
     each tag's layout (its markup with every value emptied). A writer repeats a handful of layouts,
