@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from itertools import compress, repeat
+from itertools import compress
 from operator import not_
 from pathlib import Path
 
@@ -375,7 +375,7 @@ def _read_segment(text: str, carry: _Carry, events: _Events, scan: _Scan) -> Non
         head, chunks = _rejoin(head, chunks)
     numbers = range(carry.testcases + 1, carry.testcases + 1 + len(chunks))
     carry.testcases += len(chunks)
-    plain = list(map(not_, map(str.__contains__, chunks, repeat("<"))))  # no child, no text after
+    plain = ["<" not in chunk for chunk in chunks]  # no child, nothing after it but blanks
     valid, frames, untidy = _attribute_frame(list(compress(numbers, plain)), list(compress(chunks, plain)))
     if not all(valid):
         for index, is_valid in zip(compress(range(len(plain)), plain), valid, strict=True):
