@@ -13,6 +13,7 @@ import pytest
 from testintel_assets.parsers import ArtifactRejected
 from testintel_assets.parsers.junit import PYTEST_RERUN_MESSAGE, read_junit
 from testintel_assets.parsers.test_rows import MESSAGE_LIMIT
+from testintel_assets.parsers.xml_guard import XmlText
 from tests.conftest import REAL_FIXTURES, REPO_ROOT
 
 JUNIT = REAL_FIXTURES / "junit"
@@ -283,3 +284,141 @@ def test_an_empty_suite_gives_a_typed_empty_frame() -> None:
     parsed = read_junit(next(JUNIT.rglob("test-reporter--jest-junit-empty-testsuite.xml")))
     assert parsed.results.is_empty()
     assert parsed.results.schema["attempt"] == pl.Int32
+
+
+def _tricky_report(cases: int) -> str:
+    """A report that makes a streaming reader's life hard: CDATA and comments holding markup,
+    processing instructions, '>' and '"' inside attribute values, single quotes, character
+    references, tabs and CR LF line ends, non-ASCII, and an element whose name starts with
+    `testcase`. Titles need no cleaning, so the test_id is plainly `classname::name`."""
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<!-- <testcase name="in a comment"/> -->\n']
+    parts.append('<testsuites name="tricky">\r\n<testsuite name="outer">\n')
+    for n in range(cases):
+        kind = n % 11
+        name = f"test_{n}_caf\u00e9"
+        if kind == 0:
+            parts.append(f'<testcase classname="pkg.A" name="{name}" time="0.5"/>\n')
+        elif kind == 1:
+            parts.append(f"<testcase classname='pkg.\"Quoted\"' name='{name}' time='1'/>\r\n")
+        elif kind == 2:
+            parts.append(
+                f'<testcase classname="pkg.B" name="{name} a&gt;b" time="2"><failure message="x &lt; y">'
+            )
+            parts.append("<![CDATA[trace <testcase name='fake'/> ]] & more]]></failure></testcase>\n")
+        elif kind == 3:
+            parts.append(f'<testcase classname="pkg.C" name="{name}"><error>\n  <![CDATA[  first <line> ]]>')
+            parts.append("\nsecond</error><system-out>out</system-out></testcase>\n")
+        elif kind == 4:
+            parts.append(f'<testcase classname="pkg.D" name="{name}&#65;" time="3"><skipped/></testcase>\n')
+        elif kind == 5:
+            parts.append(f'<testcase classname="pkg.E" name="{name}"><?pi <testcase?><!-- x -->')
+            parts.append(
+                '<skipped message="tab\there &#10;line"/><testcaseinfo note="not a testcase"/></testcase>\n'
+            )
+        elif kind == 6:
+            parts.append(f'<testcase classname="pkg.F" name="{name} \U0001f600"><failure>&lt;b&gt; bold')
+            parts.append('\nnext</failure><error message="worse">x</error></testcase>\n')
+        elif kind == 7:
+            parts.append(
+                f'<testcase classname="pkg.G" name="{name}"><system-out><![CDATA[a <b> c]]></system-out>'
+            )
+            parts.append("</testcase>\n")
+        elif kind == 8:
+            parts.append(f'<testcase classname="pkg.H" name="{name}" time="0.1"><failure message="  ">')
+            parts.append("\n\n  shown line &amp; more  \nhidden</failure></testcase>\n")
+        elif kind == 9:
+            parts.append(f'<testcase classname="pkg.I" name="{name}">\t<failure type="T"/></testcase>\n')
+        else:
+            parts.append(f'<testcase classname="pkg.J" name="{name}" status="disabled"/>\n<!-- note -->\n')
+    parts.append("</testsuite>\r\n</testsuites>\n")
+    return "".join(parts)
+
+
+def _reference_rows(path: Path) -> list[tuple[str, str, str | None]]:
+    """(test_id, status, message) per testcase from ElementTree: the worst of failure/error/skipped
+    decides, its message attribute if not blank, else the first non-blank line of its text."""
+    rank = {"skipped": (1, "skipped"), "failure": (2, "failed"), "error": (3, "error")}
+    rows = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        best, status, message = 0, "skipped" if case.get("status") == "disabled" else "passed", None
+        for child in case:
+            level, child_status = rank.get(child.tag, (0, ""))
+            if level > best:
+                best, status = level, child_status
+                text = child.get("message") or ""
+                if not text.strip():
+                    text = next((line for line in "".join(child.itertext()).splitlines() if line.strip()), "")
+                message = text.strip() or None
+        rows.append((f"{case.get('classname')}::{case.get('name')}", status, message))
+    return rows
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_tricky_markup_across_segments_matches_elementtree(tmp_path: Path, encoding: str) -> None:
+    """Big enough (UTF-8: about 4.6 MB) that the reader cuts it into segments, so constructs also
+    land on a segment boundary; UTF-16 is decoded differently and kept small."""
+    path = tmp_path / "tricky.xml"
+    cases = 40_000 if encoding == "utf-8" else 2_000
+    text = _tricky_report(cases)
+    path.write_bytes(
+        text.encode()
+        if encoding == "utf-8"
+        else text.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode(encoding)
+    )
+    results = read_junit(path).results
+    if encoding == "utf-8":
+        assert sum(1 for _ in XmlText(path, on_root=lambda *_: None, boundary="<testcase")) > 1
+    assert results.height == cases
+    assert Counter(results.get_column("status").to_list()) == independent_count(path)
+    assert results.select("test_id", "status", "message").rows() == _reference_rows(path)
+
+
+def test_sections_libxml2_refuses_are_read_when_expat_accepts(tmp_path: Path) -> None:
+    """libxml2 (without huge_tree) refuses a CDATA section over 10 MB; expat, the final judge,
+    accepts it, and the reader reads it in bounded pieces."""
+    path = tmp_path / "huge-cdata.xml"
+    body = "first line\n" + "x" * 11_000_000
+    path.write_text(
+        f'<testsuite name="s"><testcase classname="c" name="t"><failure><![CDATA[{body}]]></failure>'
+        "</testcase></testsuite>",
+        encoding="utf-8",
+    )
+    results = read_junit(path).results
+    assert results.select("test_id", "status", "message").rows() == [("c::t", "failed", "first line")]
+
+
+def test_unknown_encoding_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "odd.xml"
+    path.write_bytes(b'<?xml version="1.0" encoding="x-no-such-encoding"?><testsuite/>')
+    with pytest.raises(ArtifactRejected, match="encoding"):
+        read_junit(path)
+
+
+def test_column_wise_message_bounding_equals_the_python_one() -> None:
+    """`bound_message_expr` (the column-wise reader) and `bound_message` (the one-by-one reader)
+    agree on text an XML parser can deliver."""
+    from testintel_assets.parsers.test_rows import bound_message, bound_message_expr
+
+    pieces = [
+        "a",
+        " ",
+        "\t",
+        "\n",
+        "\r",
+        "\r\n",
+        "\x85",
+        "\u2028",
+        "\u2029",
+        "\xa0",
+        "\u3000",
+        "\u00e9",
+        "x" * 700,
+    ]
+    texts = [None, ""] + [
+        "".join(pieces[(i * 7 + j * 3) % len(pieces)] for j in range(i % 9)) for i in range(400)
+    ]
+    texts.append("y" * (MESSAGE_LIMIT + 5))
+    frame = pl.DataFrame({"text": texts}, schema={"text": pl.String})
+    for first_line in (False, True):
+        got = frame.select(bound_message_expr(pl.col("text"), first_line=first_line)).to_series().to_list()
+        assert got == [bound_message(text, first_line=first_line) for text in texts]
