@@ -174,6 +174,24 @@ FLAKE_STATS = pl.Schema(
         "flake_class": pl.String,
         "blocking_runs": pl.Int64,
         "blocking_flaky_failures": pl.Int64,
+        # Further signals and the score's components (docs/flakes.md defines each).
+        "ci_runs": pl.Int64,
+        "rerun_flips": pl.Int64,
+        "failing_shas": pl.Int64,
+        "fail_streaks": pl.Int64,
+        "flips": pl.Int64,
+        "flip_rate_decayed": pl.Float64,
+        "entropy": pl.Float64,
+        "last_runs": pl.Int64,
+        "last_runs_failures": pl.Int64,
+        "trailing_passes": pl.Int64,
+        "last_failure_day": DAY,
+        "infra_failures_excluded": pl.Int64,
+        "score_same_sha": pl.Float64,
+        "score_flip": pl.Float64,
+        "score_entropy": pl.Float64,
+        "score_spread": pl.Float64,
+        "flake_reason": pl.String,
     }
 )
 

@@ -1,0 +1,545 @@
+"""flake_stats: every flake signal per test and day over a trailing window, a score and a class.
+
+One row per (day, test) with at least one counted execution in the window [day - W + 1, day].
+An execution is one attempt (attempt 0 or a rerun) that passed, failed or errored; skips are not
+executions, and runs that were infrastructure failures (>= mass_failure_ratio of their tests
+failed on the first attempt) are left out of every signal. docs/flakes.md defines each column.
+
+How it stays fast (36 M rows in seconds, see benchmarks/bench_flakes.py): test and run ids are
+hashed and mapped to dense integers; counts per (test, day) are NumPy bincounts and window sums
+are differences of cumulative sums; only the cells (test, day) that hold a failure are sorted to
+place failures in each test's time-ordered sequence, and flips, failure streaks and the last-N
+ratio follow from the positions of failures alone, since every other execution passed. Failures
+are about 1% of executions, so the expensive part scales with them, not with the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from testintel_assets import schemas
+from testintel_assets.configuration import Flakes
+
+FAILED = ("failed", "error")
+EXECUTED = ("passed", *FAILED)
+WILSON_Z = 1.959963984540054  # 95 %
+_MAX_SPAN_DAYS = 180  # days per pass, so decay ** -span stays far from float overflow
+_BIG = np.int64(1) << np.int64(32)  # key stride: (test, ordinal) -> test * _BIG + ordinal
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+class _HashIndex:
+    """Open-addressing map from distinct uint64 keys to their positions 0..n-1, vectorised.
+
+    Polars joins and categorical casts cost seconds on tens of millions of rows; a table at
+    load factor <= 1/4 resolves nearly every lookup with one gather.
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        keys = keys.astype(np.uint64, copy=False)
+        bits = max(4, int(np.ceil(np.log2(max(keys.size, 1) * 4))))
+        self._shift = np.uint64(64 - bits)
+        self._mask = (1 << bits) - 1
+        self._keys = np.zeros(1 << bits, dtype=np.uint64)
+        self._values = np.full(1 << bits, -1, dtype=np.int64)
+        pending = np.arange(keys.size)
+        slots = self._slot(keys)
+        while pending.size:
+            free = self._values[slots] < 0
+            taken_slots, first = np.unique(slots[free], return_index=True)
+            winners = pending[free][first]
+            self._keys[taken_slots] = keys[winners]
+            self._values[taken_slots] = winners
+            placed = np.zeros(keys.size, dtype=bool)
+            placed[winners] = True
+            keep = ~placed[pending]
+            pending, slots = pending[keep], (slots[keep] + 1) & self._mask
+
+    def _slot(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * _MULTIPLIER) >> self._shift).astype(np.int64)
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """Position of each key, -1 where absent."""
+        keys = keys.astype(np.uint64, copy=False)
+        out = np.full(keys.size, -1, dtype=np.int64)
+        todo = np.arange(keys.size)
+        slots = self._slot(keys)
+        while todo.size:
+            values = self._values[slots]
+            occupied = values >= 0
+            hit = occupied & (self._keys[slots] == keys[todo])
+            out[todo[hit]] = values[hit]
+            probe = occupied & ~hit
+            todo, slots = todo[probe], (slots[probe] + 1) & self._mask
+        return out
+
+
+@dataclass
+class _History:
+    """Executions encoded as dense integers; runs and tests as small lookup tables."""
+
+    lo: date  # day index 0
+    days: int
+    test: np.ndarray  # per execution: dense test code
+    run: np.ndarray  # per execution: dense run code
+    attempt: np.ndarray
+    fail: np.ndarray
+    test_ids: pl.Series  # code -> test_id
+    run_day: np.ndarray  # per run: day index
+    run_rank: np.ndarray  # per run: position in (day, started_at, run_id) order
+    run_sha: np.ndarray  # per run: dense sha code
+    run_blocking: np.ndarray
+    run_infra: np.ndarray  # per run: infrastructure failure, left out of every signal
+    shas: int
+
+
+def _executions(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date) -> pl.LazyFrame:
+    return (
+        results.lazy()
+        .filter(pl.col("day").is_between(lo, hi) & pl.col("status").is_in(EXECUTED))
+        .with_columns(pl.col("test_id").hash().alias("test_hash"), pl.col("run_id").hash().alias("run_hash"))
+    )
+
+
+def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Flakes) -> _History:
+    executions = _executions(results, lo, hi)
+    rows, runs, tests = pl.collect_all(
+        [
+            executions.select(
+                "test_hash",
+                "run_hash",
+                pl.col("attempt").fill_null(0),
+                pl.col("status").is_in(FAILED).alias("fail"),
+            ),
+            executions.group_by("run_hash").agg(
+                pl.col("run_id").first(),
+                pl.col("day").min(),
+                pl.col("started_at").min(),
+                pl.col("sha").first(),
+                pl.col("blocking").fill_null(False).any(),
+            ),
+            executions.group_by("test_hash").agg(pl.col("test_id").first()),
+        ]
+    )
+    tests = tests.sort("test_id")
+    runs = runs.sort("day", "started_at", "run_id", nulls_last=True).with_columns(
+        pl.col("sha").fill_null(pl.col("run_id")).rank("dense").cast(pl.Int64).sub(1).alias("sha_code")
+    )
+    test = _HashIndex(tests["test_hash"].to_numpy()).lookup(rows["test_hash"].to_numpy())
+    run = _HashIndex(runs["run_hash"].to_numpy()).lookup(rows["run_hash"].to_numpy())
+    attempt = rows["attempt"].to_numpy()
+    fail = rows["fail"].to_numpy()
+    # Infrastructure failures: share of the run's first attempts that failed.
+    first = attempt == 0
+    tried = np.bincount(run[first], minlength=runs.height)
+    failed = np.bincount(run[first & fail], minlength=runs.height)
+    infra = (tried >= params.mass_failure_min_tests) & (failed >= params.mass_failure_ratio * tried)
+    return _History(
+        lo=lo,
+        days=(hi - lo).days + 1,
+        test=test,
+        run=run,
+        attempt=attempt,
+        fail=fail,
+        test_ids=tests["test_id"],
+        run_day=(runs["day"] - lo).dt.total_days().to_numpy().astype(np.int64),
+        run_rank=np.arange(runs.height, dtype=np.int64),
+        run_sha=runs["sha_code"].to_numpy(),
+        run_blocking=runs["blocking"].to_numpy(),
+        run_infra=infra,
+        shas=int(runs["sha_code"].max() or 0) + 1,
+    )
+
+
+class _Grid:
+    """Per-(test, day) counts with window sums: sums[t, d] over days (d - W, d]."""
+
+    def __init__(self, tests: int, days: int, window: int) -> None:
+        self.tests, self.days, self.window = tests, days, window
+
+    def counts(self, cells: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        flat = np.bincount(cells, weights=weights, minlength=self.tests * self.days)
+        return flat.reshape(self.tests, self.days)
+
+    def prefix(self, per_day: np.ndarray) -> np.ndarray:
+        """prefix[t, d] = sum over days < d; shape (tests, days + 1)."""
+        out = np.zeros((self.tests, self.days + 1), dtype=per_day.dtype)
+        np.cumsum(per_day, axis=1, out=out[:, 1:])
+        return out
+
+    def window_sum(self, per_day: np.ndarray, day: int) -> np.ndarray:
+        prefix = self.prefix(per_day)
+        return prefix[:, day + 1] - prefix[:, max(day + 1 - self.window, 0)]
+
+
+def _distinct_in_window(
+    grid: _Grid, test: np.ndarray, key: np.ndarray, day: np.ndarray, flags: list[np.ndarray]
+) -> np.ndarray:
+    """Per (test, day): distinct keys having, within the window ending that day, every flag.
+
+    Input rows are (test, key, day, flag...) with any multiplicity. A key counts on day D while
+    the latest day <= D with each flag is inside the window, so it counts over one interval
+    after each of its days; the intervals become +1/-1 events summed along the days.
+    """
+    if test.size == 0:
+        return np.zeros((grid.tests, grid.days), dtype=np.int64)
+    frame = (
+        pl.DataFrame({"test": test, "key": key, "day": day, **{f"f{i}": f for i, f in enumerate(flags)}})
+        .group_by("test", "key", "day")
+        .agg(pl.col(f"f{i}").any() for i in range(len(flags)))
+        .sort("test", "key", "day")
+        .with_columns(
+            *[
+                pl.when(pl.col(f"f{i}")).then(pl.col("day")).forward_fill().over("test", "key").alias(f"l{i}")
+                for i in range(len(flags))
+            ],
+            pl.col("day").shift(-1).over("test", "key").fill_null(grid.days).alias("next_day"),
+        )
+        .filter(pl.all_horizontal(pl.col(f"l{i}").is_not_null() for i in range(len(flags))))
+        .with_columns(
+            pl.min_horizontal(
+                pl.min_horizontal(pl.col(f"l{i}") for i in range(len(flags))) + grid.window,
+                pl.col("next_day"),
+            ).alias("until")
+        )
+        .filter(pl.col("until") > pl.col("day"))
+    )
+    cells = frame["test"].to_numpy() * (grid.days + 1)
+    delta = np.bincount(
+        np.concatenate([cells + frame["day"].to_numpy(), cells + frame["until"].to_numpy()]),
+        weights=np.concatenate([np.ones(frame.height), -np.ones(frame.height)]),
+        minlength=grid.tests * (grid.days + 1),
+    ).reshape(grid.tests, grid.days + 1)
+    return np.cumsum(delta, axis=1)[:, : grid.days].round().astype(np.int64)
+
+
+@dataclass
+class _Failures:
+    """Failed executions in each test's time order: (test, ordinal) sorted, with flags."""
+
+    key: np.ndarray  # test * _BIG + ordinal
+    day: np.ndarray
+    prefix_all: np.ndarray
+    prefix_into: np.ndarray  # cumulative count of pass -> fail flips located at the failure
+    prefix_out: np.ndarray  # ... of fail -> pass flips located at the next execution
+    prefix_start: np.ndarray  # ... of failure streak starts
+    prefix_into_w: np.ndarray  # decay-weighted versions (weight decay ** -day)
+    prefix_out_w: np.ndarray
+
+    def count(self, prefix: np.ndarray, test: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Sum of a flag over failures of `test` with ordinal in [lo, hi)."""
+        hi = np.maximum(hi, lo)
+        base = test * _BIG
+        return prefix[np.searchsorted(self.key, base + hi)] - prefix[np.searchsorted(self.key, base + lo)]
+
+
+def _prefix(values: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(values)])
+
+
+class _Ordinals:
+    """Maps a test's execution number (0-based, time order) to the day index it ran on."""
+
+    def __init__(self, executions_prefix: np.ndarray) -> None:
+        self.days = executions_prefix.shape[1] - 1
+        offsets = np.arange(executions_prefix.shape[0], dtype=np.int64) * _BIG
+        self._cumulative = (executions_prefix[:, 1:] + offsets[:, None]).ravel()
+
+    def day(self, test: np.ndarray, ordinal: np.ndarray) -> np.ndarray:
+        found = np.searchsorted(self._cumulative, test * _BIG + ordinal, side="right")
+        return np.minimum(found - test * self.days, self.days - 1)
+
+
+def _failures(
+    history: _History, grid: _Grid, cell: np.ndarray, executions_prefix: np.ndarray, decay: float
+) -> _Failures:
+    """Place each failure at its ordinal in the test's sequence by sorting only failing cells."""
+    failing_cell = np.bincount(cell[history.fail], minlength=grid.tests * grid.days) > 0
+    rows = np.flatnonzero(failing_cell[cell])
+    order_key = (
+        (history.test[rows] << 40)
+        | (history.run_rank[history.run[rows]] << 8)
+        | np.minimum(history.attempt[rows], 255).astype(np.int64)
+    )
+    rows = rows[np.argsort(order_key, kind="stable")]
+    sorted_cell = cell[rows]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_cell[1:] != sorted_cell[:-1]]))
+    position = np.arange(rows.size) - np.repeat(starts, np.diff(np.append(starts, rows.size)))
+    test_of_cell, day_of_cell = np.divmod(sorted_cell, grid.days)
+    ordinal = executions_prefix[test_of_cell, day_of_cell] + position
+    failed = history.fail[rows]
+    test, ordinal, day = test_of_cell[failed], ordinal[failed], day_of_cell[failed]
+    prev_failed = np.concatenate([[False], (test[1:] == test[:-1]) & (ordinal[1:] == ordinal[:-1] + 1)])
+    next_failed = np.append(prev_failed[1:], False)
+    flip_into = (ordinal >= 1) & ~prev_failed
+    flip_out = (ordinal + 1 < executions_prefix[test, grid.days]) & ~next_failed
+    next_day = _Ordinals(executions_prefix).day(test, ordinal + 1)
+    return _Failures(
+        key=test * _BIG + ordinal,
+        day=day,
+        prefix_all=_prefix(np.ones(test.size, dtype=np.int64)),
+        prefix_into=_prefix(flip_into),
+        prefix_out=_prefix(flip_out),
+        prefix_start=_prefix(~prev_failed),
+        prefix_into_w=_prefix(np.where(flip_into, np.float64(decay) ** -day.astype(np.float64), 0.0)),
+        prefix_out_w=_prefix(np.where(flip_out, np.float64(decay) ** -next_day.astype(np.float64), 0.0)),
+    )
+
+
+def _same_sha(history: _History, grid: _Grid, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Same-sha and same-run evidence: only (test, sha) pairs with a failure can have any."""
+    test, run, fail = history.test, history.run, history.fail
+    sha = history.run_sha[run]
+    pair = test.astype(np.uint64) * np.uint64(history.shas) + sha.astype(np.uint64)
+    involved = fail.copy()
+    passes = np.flatnonzero(~fail)
+    involved[passes] = _HashIndex(np.unique(pair[fail])).lookup(pair[passes]) >= 0
+    rows = np.flatnonzero(involved)
+    t, s, d, f, r = test[rows], sha[rows], day[rows], fail[rows], run[rows]
+    same_sha = _distinct_in_window(grid, t, s, d, [f, ~f])
+    failing_shas = _distinct_in_window(grid, t[f], s[f], d[f], [f[f]])
+    per_run = (
+        pl.DataFrame({"test": t, "run": r, "day": d, "fail": f})
+        .group_by("test", "run")
+        .agg(pl.col("day").first(), (pl.col("fail").any() & (~pl.col("fail")).any()).alias("mixed"))
+        .filter("mixed")
+    )
+    rerun = grid.counts(per_run["test"].to_numpy() * grid.days + per_run["day"].to_numpy())
+    return same_sha, failing_shas, rerun
+
+
+def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataFrame:
+    """Raw signals per (test, output day index), before score and class."""
+    grid = _Grid(history.test_ids.len(), history.days, params.window_days)
+    infra_row = history.run_infra[history.run]
+    cell_all = history.test * grid.days + history.run_day[history.run]
+    infra_failures = grid.counts(cell_all[infra_row & history.fail])
+    keep = ~infra_row
+    kept = replace(
+        history,
+        test=history.test[keep],
+        run=history.run[keep],
+        attempt=history.attempt[keep],
+        fail=history.fail[keep],
+    )
+    day, cell = history.run_day[kept.run], cell_all[keep]
+    blocking = history.run_blocking[kept.run]
+    executions = grid.counts(cell)
+    executions_prefix = grid.prefix(executions).round().astype(np.int64)
+    decay = np.float64(params.decay)
+    weighted_prefix = grid.prefix(executions * decay ** -np.arange(grid.days, dtype=np.float64))
+    ordinals = _Ordinals(executions_prefix)
+    fails = _failures(kept, grid, cell, executions_prefix, params.decay)
+    same_sha, failing_shas, rerun = _same_sha(kept, grid, day)
+    windowed = {
+        name: grid.prefix(values).round().astype(np.int64)
+        for name, values in {
+            "failures": grid.counts(cell[kept.fail]),
+            "ci_runs": grid.counts(cell[kept.attempt == 0]),
+            "blocking_runs": grid.counts(cell[blocking]),
+            "blocking_failures": grid.counts(cell[blocking & kept.fail]),
+            "rerun_flips": rerun,
+            "infra_failures_excluded": infra_failures,
+        }.items()
+    }
+    parts = []
+    tests = np.arange(grid.tests, dtype=np.int64)
+    for d in out_days:
+        first_day = max(d + 1 - grid.window, 0)
+        present = executions_prefix[:, d + 1] > executions_prefix[:, first_day]
+        t = tests[present]
+        start, end = executions_prefix[t, first_day], executions_prefix[t, d + 1]
+        runs = end - start
+        last_runs = np.minimum(params.last_runs, runs)
+        # Transitions into the window's executions after its first one (flip_rate's n - 1).
+        flips = fails.count(fails.prefix_into, t, start + 1, end) + fails.count(
+            fails.prefix_out, t, start, end - 1
+        )
+        flips_w = fails.count(fails.prefix_into_w, t, start + 1, end) + fails.count(
+            fails.prefix_out_w, t, start, end - 1
+        )
+        transitions_w = (
+            weighted_prefix[t, d + 1]
+            - weighted_prefix[t, first_day]
+            - decay ** -ordinals.day(t, start).astype(np.float64)
+        )
+        last = np.searchsorted(fails.key, t * _BIG + end) - 1
+        last_key = fails.key[np.maximum(last, 0)] if fails.key.size else np.zeros(t.size, dtype=np.int64)
+        has_last = (last >= 0) & (last_key >= t * _BIG + start)
+        columns = {
+            "test": t,
+            "day_index": np.full(t.size, d, dtype=np.int64),
+            "runs": runs,
+            "flips": flips,
+            # A failure that opens the window starts a streak there, whatever preceded it.
+            "fail_streaks": fails.count(fails.prefix_start, t, start + 1, end)
+            + fails.count(fails.prefix_all, t, start, start + 1),
+            "last_runs": last_runs,
+            "last_runs_failures": fails.count(fails.prefix_all, t, end - last_runs, end),
+            "trailing_passes": np.where(has_last, end - 1 - (last_key - t * _BIG), runs),
+            "last_failure_index": np.where(
+                has_last, fails.day[np.maximum(last, 0)] if fails.key.size else 0, -1
+            ),
+            "flip_rate_decayed": np.divide(
+                flips_w, transitions_w, out=np.zeros(t.size), where=(runs >= 2) & (transitions_w > 0)
+            ).clip(0.0, 1.0),
+            "same_sha_flips": same_sha[t, d],
+            "failing_shas": failing_shas[t, d],
+            **{name: prefix[t, d + 1] - prefix[t, first_day] for name, prefix in windowed.items()},
+        }
+        parts.append(pl.DataFrame(columns))
+    return pl.concat(parts)
+
+
+def _chunks(days: list[date], span: int) -> list[list[date]]:
+    chunks: list[list[date]] = []
+    for day in days:
+        if chunks and (day - chunks[-1][0]).days < span:
+            chunks[-1].append(day)
+        else:
+            chunks.append([day])
+    return chunks
+
+
+def _latest_flow(meta: pl.DataFrame) -> pl.DataFrame:
+    return (
+        meta.lazy()
+        .sort("day")
+        .group_by("test_id")
+        .agg(pl.col("flow").drop_nulls().last())
+        .collect()
+    )
+
+
+def _wilson(p: pl.Expr, n: pl.Expr, sign: float) -> pl.Expr:
+    z2 = WILSON_Z**2
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = WILSON_Z * ((p * (1 - p) / n) + z2 / (4 * n * n)).sqrt() / (1 + z2 / n)
+    return (centre + sign * half).clip(0.0, 1.0)
+
+
+def _entropy(p: pl.Expr) -> pl.Expr:
+    def part(q: pl.Expr) -> pl.Expr:
+        return pl.when(q > 0).then(-q * q.log(2)).otherwise(0.0)
+
+    return part(p) + part(1 - p)
+
+
+def score_and_classify(signals: pl.DataFrame, params: Flakes) -> pl.DataFrame:
+    """Derived rates, the four score components, flake_score, flake_class and its reason."""
+    w = params.score_weights
+    total = w.same_sha + w.flip + w.entropy + w.spread
+    runs, failures = pl.col("runs"), pl.col("failures")
+    ratio = pl.col("last_runs_failures") / pl.col("last_runs")
+    frame = signals.with_columns(
+        (failures / runs).alias("fail_rate"),
+        pl.when(runs >= 2).then(pl.col("flips") / (runs - 1)).otherwise(0.0).alias("flip_rate"),
+    ).with_columns(
+        _wilson(pl.col("fail_rate"), runs, -1).alias("wilson_low"),
+        _wilson(pl.col("fail_rate"), runs, +1).alias("wilson_high"),
+        _entropy(pl.col("fail_rate")).alias("entropy"),
+        (1 - 0.5 ** pl.col("same_sha_flips")).alias("score_same_sha"),
+        (2 * pl.col("flip_rate_decayed")).clip(0.0, 1.0).alias("score_flip"),
+        pl.when(pl.col("fail_streaks") > 0).then(1 - 1 / pl.col("fail_streaks")).otherwise(0.0).alias("score_spread"),
+    ).with_columns(pl.col("entropy").alias("score_entropy"))
+    frame = frame.with_columns(
+        (
+            (
+                w.same_sha * pl.col("score_same_sha")
+                + w.flip * pl.col("score_flip")
+                + w.entropy * pl.col("score_entropy")
+                + w.spread * pl.col("score_spread")
+            )
+            / total
+        ).alias("flake_score")
+    )
+    same_sha_rule = pl.col("same_sha_flips") > 0
+    ratio_rule = ratio.is_between(params.flaky_min_fail_ratio, params.flaky_max_fail_ratio) & (
+        pl.col("fail_streaks") >= params.min_fail_streaks
+    )
+    score_rule = pl.col("flake_score") >= params.flaky_min_score
+    is_new = runs < params.min_runs
+    is_broken = pl.col("last_runs_failures") == pl.col("last_runs")
+    is_flaky = same_sha_rule | ratio_rule | score_rule
+    flaky_reason = pl.concat_str(
+        pl.when(same_sha_rule).then(pl.format("failed and passed on {} sha(s)", pl.col("same_sha_flips"))),
+        pl.when(ratio_rule).then(
+            pl.format(
+                "failed {} of its last {} runs in {} streaks",
+                pl.col("last_runs_failures"),
+                pl.col("last_runs"),
+                pl.col("fail_streaks"),
+            )
+        ),
+        pl.when(score_rule).then(pl.format("flake_score {}", pl.col("flake_score").round(2))),
+        separator="; ",
+        ignore_nulls=True,
+    )
+    return frame.with_columns(
+        pl.when(is_new)
+        .then(pl.lit("new"))
+        .when(is_broken)
+        .then(pl.lit("broken"))
+        .when(is_flaky)
+        .then(pl.lit("flaky"))
+        .otherwise(pl.lit("healthy"))
+        .alias("flake_class"),
+        pl.when(is_new)
+        .then(pl.format("{} runs, fewer than min_runs {}", runs, pl.lit(params.min_runs)))
+        .when(is_broken)
+        .then(pl.format("failed all of its last {} runs", pl.col("last_runs")))
+        .when(is_flaky)
+        .then(flaky_reason)
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("flake_reason"),
+    ).with_columns(
+        pl.when(pl.col("flake_class") == "flaky")
+        .then(pl.col("blocking_failures"))
+        .otherwise(0)
+        .alias("blocking_flaky_failures")
+    )
+
+
+def flake_stats_for_days(
+    results: pl.DataFrame | pl.LazyFrame, meta: pl.DataFrame, days: list[date], params: Flakes
+) -> pl.DataFrame:
+    """schemas.FLAKE_STATS for each day in `days`, each over its own trailing window.
+
+    `results` are test_results rows (a LazyFrame over Parquet keeps memory to the columns used);
+    rows outside [min(days) - window + 1, max(days)] are ignored. `meta` gives each test's flow
+    (the latest non-null value).
+    """
+    parts = []
+    for chunk in _chunks(sorted(set(days)), _MAX_SPAN_DAYS):
+        lo = chunk[0] - timedelta(days=params.window_days - 1)
+        history = _encode(results, lo, chunk[-1], params)
+        if history.test.size == 0:
+            continue
+        signals = _signals(history, [(day - lo).days for day in chunk], params)
+        parts.append(
+            signals.with_columns(
+                history.test_ids.gather(signals["test"]).alias("test_id"),
+                (pl.lit(lo) + pl.duration(days=pl.col("day_index"))).alias("day"),
+                pl.when(pl.col("last_failure_index") >= 0)
+                .then(pl.lit(lo) + pl.duration(days=pl.col("last_failure_index")))
+                .alias("last_failure_day"),
+            )
+        )
+    if not parts:
+        return schemas.empty(schemas.FLAKE_STATS)
+    frame = score_and_classify(pl.concat(parts), params).with_columns(
+        pl.lit(params.window_days).alias("window_days")
+    )
+    frame = frame.join(_latest_flow(meta), on="test_id", how="left")
+    return schemas.conform(frame, schemas.FLAKE_STATS).sort("day", "test_id")
+
+
+def flake_stats(
+    results: pl.DataFrame | pl.LazyFrame, meta: pl.DataFrame, as_of: date, params: Flakes
+) -> pl.DataFrame:
+    """flake_stats_for_days for one day."""
+    return flake_stats_for_days(results, meta, [as_of], params)

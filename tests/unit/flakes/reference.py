@@ -1,0 +1,84 @@
+"""A slow, literal implementation of the flake signals: one window at a time, sorted rows.
+
+The fast implementation must agree with it exactly; it reads like the definitions in docs/flakes.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from testintel_assets.configuration import Flakes
+from testintel_assets.scoring.flakes import EXECUTED, FAILED
+
+
+def infra_runs(results: pl.DataFrame, params: Flakes) -> set[str]:
+    first = results.filter((pl.col("attempt") == 0) & pl.col("status").is_in(EXECUTED))
+    per_run = first.group_by("run_id").agg(
+        pl.len().alias("tried"), pl.col("status").is_in(FAILED).sum().alias("failed")
+    )
+    bad = per_run.filter(
+        (pl.col("tried") >= params.mass_failure_min_tests)
+        & (pl.col("failed") >= params.mass_failure_ratio * pl.col("tried"))
+    )
+    return set(bad["run_id"].to_list())
+
+
+def signals(results: pl.DataFrame, day: date, params: Flakes) -> pl.DataFrame:
+    lo = day - timedelta(days=params.window_days - 1)
+    loaded = results.filter(pl.col("day").is_between(lo, day))
+    infra = infra_runs(loaded, params)
+    executed = loaded.filter(pl.col("status").is_in(EXECUTED))
+    window = executed.filter(~pl.col("run_id").is_in(list(infra))).with_columns(
+        pl.col("status").is_in(FAILED).alias("fail")
+    )
+    run_order = (
+        window.group_by("run_id")
+        .agg(pl.col("day").min(), pl.col("started_at").min())
+        .sort("day", "started_at", "run_id")
+        .with_row_index("rank")
+        .select("run_id", "rank")
+    )
+    rows = window.join(run_order, on="run_id").sort("test_id", "rank", "attempt")
+    out = []
+    decay = params.decay
+    for (test_id,), group in rows.group_by("test_id", maintain_order=True):
+        fails = group["fail"].to_list()
+        days = group["day"].to_list()
+        n = len(fails)
+        flips = sum(fails[i] != fails[i - 1] for i in range(1, n))
+        streaks = sum(fails[i] and (i == 0 or not fails[i - 1]) for i in range(n))
+        weights = [decay ** (day - d).days for d in days]
+        trans_w = sum(weights[1:])
+        flips_w = sum(weights[i] for i in range(1, n) if fails[i] != fails[i - 1])
+        k = min(params.last_runs, n)
+        last_fail = max((i for i in range(n) if fails[i]), default=None)
+        by_sha = group.group_by("sha").agg(pl.col("fail").any().alias("f"), (~pl.col("fail")).any().alias("p"))
+        by_run = group.group_by("run_id").agg(pl.col("fail").any() & (~pl.col("fail")).any())
+        blocking = group.filter(pl.col("blocking"))
+        out.append(
+            {
+                "test_id": test_id,
+                "runs": n,
+                "failures": sum(fails),
+                "flips": flips,
+                "fail_streaks": streaks,
+                "flip_rate_decayed": flips_w / trans_w if n >= 2 and trans_w > 0 else 0.0,
+                "last_runs": k,
+                "last_runs_failures": sum(fails[n - k :]),
+                "trailing_passes": n if last_fail is None else n - 1 - last_fail,
+                "last_failure_day": None if last_fail is None else days[last_fail],
+                "same_sha_flips": by_sha.filter(pl.col("f") & pl.col("p")).height,
+                "failing_shas": by_sha.filter(pl.col("f")).height,
+                "rerun_flips": int(by_run["fail"].sum()),
+                "ci_runs": group.filter(pl.col("attempt") == 0).height,
+                "blocking_runs": blocking.height,
+                "infra_failures_excluded": executed.filter(
+                    pl.col("run_id").is_in(list(infra))
+                    & (pl.col("test_id") == test_id)
+                    & pl.col("status").is_in(FAILED)
+                ).height,
+            }
+        )
+    return pl.DataFrame(out).with_columns(pl.lit(day).alias("day"))
