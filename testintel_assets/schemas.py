@@ -176,6 +176,7 @@ FLAKE_STATS = pl.Schema(
         "blocking_flaky_failures": pl.Int64,
         # Further signals and the score's components (docs/flakes.md defines each).
         "ci_runs": pl.Int64,
+        "rerun_runs": pl.Int64,
         "rerun_flips": pl.Int64,
         "failing_shas": pl.Int64,
         "fail_streaks": pl.Int64,
@@ -184,6 +185,7 @@ FLAKE_STATS = pl.Schema(
         "entropy": pl.Float64,
         "last_runs": pl.Int64,
         "last_runs_failures": pl.Int64,
+        "last_runs_red": pl.Int64,
         "trailing_passes": pl.Int64,
         "last_failure_day": DAY,
         "infra_failures_excluded": pl.Int64,

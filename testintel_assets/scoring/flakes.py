@@ -43,9 +43,9 @@ class _HashIndex:
         keys = keys.astype(np.uint64, copy=False)
         bits = max(4, int(np.ceil(np.log2(max(keys.size, 1) * 4))))
         self._shift = np.uint64(64 - bits)
-        self._mask = (1 << bits) - 1
+        self._mask = np.uint64((1 << bits) - 1)
         self._keys = np.zeros(1 << bits, dtype=np.uint64)
-        self._values = np.full(1 << bits, -1, dtype=np.int64)
+        self._values = np.full(1 << bits, -1, dtype=np.int32)
         pending = np.arange(keys.size)
         slots = self._slot(keys)
         while pending.size:
@@ -60,20 +60,22 @@ class _HashIndex:
             pending, slots = pending[keep], (slots[keep] + 1) & self._mask
 
     def _slot(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys * _MULTIPLIER) >> self._shift).astype(np.int64)
+        return (keys * _MULTIPLIER) >> self._shift
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """Position of each key, -1 where absent."""
+        """Position of each key (int32), -1 where absent. One gather resolves nearly every key."""
         keys = keys.astype(np.uint64, copy=False)
-        out = np.full(keys.size, -1, dtype=np.int64)
-        todo = np.arange(keys.size)
         slots = self._slot(keys)
+        values = self._values[slots]
+        hit = self._keys[slots] == keys
+        out = np.where(hit, values, -1)
+        todo = np.flatnonzero(~hit & (values >= 0))  # the slot holds another key: probe on
+        slots = (slots[todo] + 1) & self._mask
         while todo.size:
             values = self._values[slots]
-            occupied = values >= 0
-            hit = occupied & (self._keys[slots] == keys[todo])
+            hit = self._keys[slots] == keys[todo]
             out[todo[hit]] = values[hit]
-            probe = occupied & ~hit
+            probe = ~hit & (values >= 0)
             todo, slots = todo[probe], (slots[probe] + 1) & self._mask
         return out
 
@@ -97,42 +99,50 @@ class _History:
     shas: int
 
 
-def _executions(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date) -> pl.LazyFrame:
-    return (
-        results.lazy()
-        .filter(pl.col("day").is_between(lo, hi) & pl.col("status").is_in(EXECUTED))
-        .with_columns(pl.col("test_id").hash().alias("test_hash"), pl.col("run_id").hash().alias("run_hash"))
-    )
+def _hashed(column: str, dtype: pl.DataType) -> pl.Expr:
+    """Integer ids are their own hash; strings are hashed (64-bit: collisions are negligible)."""
+    return pl.col(column).cast(pl.UInt64) if dtype.is_integer() else pl.col(column).hash()
 
 
 def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Flakes) -> _History:
-    executions = _executions(results, lo, hi)
-    rows, runs, tests = pl.collect_all(
-        [
-            executions.select(
-                "test_hash",
-                "run_hash",
-                pl.col("attempt").fill_null(0),
-                pl.col("status").is_in(FAILED).alias("fail"),
-            ),
-            executions.group_by("run_hash").agg(
-                pl.col("run_id").first(),
-                pl.col("day").min(),
-                pl.col("started_at").min(),
-                pl.col("sha").first(),
-                pl.col("blocking").fill_null(False).any(),
-            ),
-            executions.group_by("test_hash").agg(pl.col("test_id").first()),
-        ]
+    """Read the columns used, once each, and replace test and run ids by dense integers."""
+    frame = results.lazy()
+    schema = frame.collect_schema()
+    executions = frame.filter(
+        pl.col("day").is_between(lo, hi) & pl.col("status").is_in(EXECUTED)
+    ).with_columns(
+        _hashed("test_id", schema["test_id"]).alias("test_hash"),
+        _hashed("run_id", schema["run_id"]).alias("run_hash"),
     )
-    tests = tests.sort("test_id")
-    runs = runs.sort("day", "started_at", "run_id", nulls_last=True).with_columns(
-        pl.col("sha").fill_null(pl.col("run_id")).rank("dense").cast(pl.Int64).sub(1).alias("sha_code")
+    # Separate queries: collect_all would cache the whole scan for the three consumers.
+    runs = (
+        executions.group_by("run_hash")
+        .agg(
+            pl.col("run_id").first().cast(pl.String),
+            pl.col("day").min(),
+            pl.col("started_at").min(),
+            pl.col("sha").first().cast(pl.String),
+            pl.col("blocking").fill_null(False).any(),
+        )
+        .sort("day", "started_at", "run_id", nulls_last=True)
+        .with_columns(
+            pl.col("sha").fill_null(pl.col("run_id")).rank("dense").cast(pl.Int32).sub(1).alias("sha_code")
+        )
+        .collect()
     )
+    tests = (
+        executions.group_by("test_hash")
+        .agg(pl.col("test_id").first().cast(pl.String))
+        .sort("test_id")
+        .collect()
+    )
+    rows = executions.select(
+        "test_hash", "run_hash", pl.col("attempt").fill_null(0).cast(pl.Int32), pl.col("status").is_in(FAILED)
+    ).collect()
     test = _HashIndex(tests["test_hash"].to_numpy()).lookup(rows["test_hash"].to_numpy())
     run = _HashIndex(runs["run_hash"].to_numpy()).lookup(rows["run_hash"].to_numpy())
-    attempt = rows["attempt"].to_numpy()
-    fail = rows["fail"].to_numpy()
+    attempt, fail = rows["attempt"].to_numpy(), rows["status"].to_numpy()
+    del rows
     # Infrastructure failures: share of the run's first attempts that failed.
     first = attempt == 0
     tried = np.bincount(run[first], minlength=runs.height)
@@ -146,7 +156,7 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
         attempt=attempt,
         fail=fail,
         test_ids=tests["test_id"],
-        run_day=(runs["day"] - lo).dt.total_days().to_numpy().astype(np.int64),
+        run_day=(runs["day"] - lo).dt.total_days().to_numpy().astype(np.int32),
         run_rank=np.arange(runs.height, dtype=np.int64),
         run_sha=runs["sha_code"].to_numpy(),
         run_blocking=runs["blocking"].to_numpy(),
@@ -161,19 +171,14 @@ class _Grid:
     def __init__(self, tests: int, days: int, window: int) -> None:
         self.tests, self.days, self.window = tests, days, window
 
-    def counts(self, cells: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        flat = np.bincount(cells, weights=weights, minlength=self.tests * self.days)
-        return flat.reshape(self.tests, self.days)
+    def counts(self, cells: np.ndarray) -> np.ndarray:
+        return np.bincount(cells, minlength=self.tests * self.days).reshape(self.tests, self.days)
 
     def prefix(self, per_day: np.ndarray) -> np.ndarray:
         """prefix[t, d] = sum over days < d; shape (tests, days + 1)."""
         out = np.zeros((self.tests, self.days + 1), dtype=per_day.dtype)
         np.cumsum(per_day, axis=1, out=out[:, 1:])
         return out
-
-    def window_sum(self, per_day: np.ndarray, day: int) -> np.ndarray:
-        prefix = self.prefix(per_day)
-        return prefix[:, day + 1] - prefix[:, max(day + 1 - self.window, 0)]
 
 
 def _distinct_in_window(
@@ -227,14 +232,26 @@ class _Failures:
     prefix_into: np.ndarray  # cumulative count of pass -> fail flips located at the failure
     prefix_out: np.ndarray  # ... of fail -> pass flips located at the next execution
     prefix_start: np.ndarray  # ... of failure streak starts
-    prefix_into_w: np.ndarray  # decay-weighted versions (weight decay ** -day)
-    prefix_out_w: np.ndarray
+    flip_cells: np.ndarray  # grid cell (test, day) of every flip, for decay-weighted sums per test
 
     def count(self, prefix: np.ndarray, test: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Sum of a flag over failures of `test` with ordinal in [lo, hi)."""
         hi = np.maximum(hi, lo)
         base = test * _BIG
         return prefix[np.searchsorted(self.key, base + hi)] - prefix[np.searchsorted(self.key, base + lo)]
+
+
+@dataclass
+class _RunMarks:
+    """CI runs of each test in time order (one per first attempt), as sorted test * _BIG + ordinal."""
+
+    first_failed: np.ndarray  # the first attempt failed
+    red: np.ndarray  # no attempt passed
+
+    @staticmethod
+    def count(keys: np.ndarray, test: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        base = test * _BIG
+        return np.searchsorted(keys, base + hi) - np.searchsorted(keys, base + np.minimum(lo, hi))
 
 
 def _prefix(values: np.ndarray) -> np.ndarray:
@@ -255,93 +272,165 @@ class _Ordinals:
 
 
 def _failures(
-    history: _History, grid: _Grid, cell: np.ndarray, executions_prefix: np.ndarray, decay: float
-) -> _Failures:
-    """Place each failure at its ordinal in the test's sequence by sorting only failing cells."""
-    failing_cell = np.bincount(cell[history.fail], minlength=grid.tests * grid.days) > 0
+    history: _History, grid: _Grid, cell: np.ndarray, executions_prefix: np.ndarray, runs_prefix: np.ndarray
+) -> tuple[_Failures, _RunMarks]:
+    """Place failures in each test's execution sequence and failing runs in its run sequence.
+
+    Only cells (test, day) holding a failure are sorted: every execution elsewhere passed.
+    """
+    failing_cell = np.zeros(grid.tests * grid.days, dtype=bool)
+    failing_cell[cell[history.fail]] = True
     rows = np.flatnonzero(failing_cell[cell])
     order_key = (
-        (history.test[rows] << 40)
+        (history.test[rows].astype(np.int64) << 40)
         | (history.run_rank[history.run[rows]] << 8)
         | np.minimum(history.attempt[rows], 255).astype(np.int64)
     )
     rows = rows[np.argsort(order_key, kind="stable")]
-    sorted_cell = cell[rows]
-    starts = np.flatnonzero(np.concatenate([[True], sorted_cell[1:] != sorted_cell[:-1]]))
-    position = np.arange(rows.size) - np.repeat(starts, np.diff(np.append(starts, rows.size)))
+    sorted_cell, failed, run = cell[rows], history.fail[rows], history.run[rows]
     test_of_cell, day_of_cell = np.divmod(sorted_cell, grid.days)
-    ordinal = executions_prefix[test_of_cell, day_of_cell] + position
-    failed = history.fail[rows]
+    ordinal = executions_prefix[test_of_cell, day_of_cell] + _position_in_group(sorted_cell)
+    marks = _run_marks(sorted_cell, run, history.attempt[rows], failed, grid, runs_prefix)
     test, ordinal, day = test_of_cell[failed], ordinal[failed], day_of_cell[failed]
     prev_failed = np.concatenate([[False], (test[1:] == test[:-1]) & (ordinal[1:] == ordinal[:-1] + 1)])
     next_failed = np.append(prev_failed[1:], False)
     flip_into = (ordinal >= 1) & ~prev_failed
     flip_out = (ordinal + 1 < executions_prefix[test, grid.days]) & ~next_failed
     next_day = _Ordinals(executions_prefix).day(test, ordinal + 1)
-    return _Failures(
+    fails = _Failures(
         key=test * _BIG + ordinal,
         day=day,
         prefix_all=_prefix(np.ones(test.size, dtype=np.int64)),
         prefix_into=_prefix(flip_into),
         prefix_out=_prefix(flip_out),
         prefix_start=_prefix(~prev_failed),
-        prefix_into_w=_prefix(np.where(flip_into, np.float64(decay) ** -day.astype(np.float64), 0.0)),
-        prefix_out_w=_prefix(np.where(flip_out, np.float64(decay) ** -next_day.astype(np.float64), 0.0)),
+        flip_cells=np.concatenate(
+            [test[flip_into] * grid.days + day[flip_into], (test * grid.days + next_day)[flip_out]]
+        ),
     )
+    return fails, marks
 
 
-def _same_sha(history: _History, grid: _Grid, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Same-sha and same-run evidence: only (test, sha) pairs with a failure can have any."""
+def _group_starts(*keys: np.ndarray) -> np.ndarray:
+    changed = np.zeros(keys[0].size, dtype=bool)
+    changed[0:1] = True
+    for key in keys:
+        changed[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(changed)
+
+
+def _position_in_group(key: np.ndarray) -> np.ndarray:
+    """0, 1, 2 ... within each run of equal consecutive keys."""
+    starts = _group_starts(key)
+    return np.arange(key.size) - np.repeat(starts, np.diff(np.append(starts, key.size)))
+
+
+def _run_marks(
+    cell: np.ndarray,
+    run: np.ndarray,
+    attempt: np.ndarray,
+    failed: np.ndarray,
+    grid: _Grid,
+    runs_prefix: np.ndarray,
+) -> _RunMarks:
+    """Per (test, run) in sorted rows: its run ordinal, whether attempt 0 failed, whether all failed."""
+    if cell.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return _RunMarks(first_failed=empty, red=empty)
+    starts = _group_starts(cell, run)
+    any_pass = np.logical_or.reduceat(~failed, starts)
+    first = attempt[starts] == 0  # a CI run of the test is its first attempt
+    run_cell = cell[starts][first]
+    test, day = np.divmod(run_cell, grid.days)
+    keys = test * _BIG + runs_prefix[test, day] + _position_in_group(run_cell)
+    first_failed = failed[starts][first]
+    return _RunMarks(first_failed=keys[first_failed], red=keys[first_failed & ~any_pass[first]])
+
+
+def _pairs_with_both(pair: np.ndarray, fail: np.ndarray, space: int, dense_limit: int) -> np.ndarray:
+    """Row mask: the row's pair (e.g. test x sha) has both a failed and a passed execution."""
+    if space <= dense_limit:
+        failed_on = np.zeros(space, dtype=bool)
+        failed_on[pair[fail]] = True
+        passed_on = np.zeros(space, dtype=bool)
+        passed_on[pair[~fail]] = True
+        return (failed_on & passed_on)[pair]
+    # Too many pairs for a table: only pairs with a failure can qualify, and failures are few.
+    failing = np.unique(pair[fail])
+    passes = np.flatnonzero(~fail)
+    mixed = failing[np.isin(failing, pair[passes[_HashIndex(failing).lookup(pair[passes]) >= 0]])]
+    return _HashIndex(mixed).lookup(pair) >= 0
+
+
+def _same_sha(
+    history: _History, grid: _Grid, day: np.ndarray, dense_limit: int = 1 << 28
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Same-sha and same-run evidence, and distinct failing shas, per (test, day) and window."""
     test, run, fail = history.test, history.run, history.fail
     sha = history.run_sha[run]
-    pair = test.astype(np.uint64) * np.uint64(history.shas) + sha.astype(np.uint64)
-    involved = fail.copy()
-    passes = np.flatnonzero(~fail)
-    involved[passes] = _HashIndex(np.unique(pair[fail])).lookup(pair[passes]) >= 0
-    rows = np.flatnonzero(involved)
+    pair = test.astype(np.int64) * history.shas + sha
+    rows = np.flatnonzero(_pairs_with_both(pair, fail, grid.tests * history.shas, dense_limit))
     t, s, d, f, r = test[rows], sha[rows], day[rows], fail[rows], run[rows]
     same_sha = _distinct_in_window(grid, t, s, d, [f, ~f])
-    failing_shas = _distinct_in_window(grid, t[f], s[f], d[f], [f[f]])
+    failed = np.flatnonzero(fail)
+    failing_shas = _distinct_in_window(
+        grid, test[failed], sha[failed], day[failed], [np.ones(failed.size, bool)]
+    )
     per_run = (
         pl.DataFrame({"test": t, "run": r, "day": d, "fail": f})
         .group_by("test", "run")
         .agg(pl.col("day").first(), (pl.col("fail").any() & (~pl.col("fail")).any()).alias("mixed"))
         .filter("mixed")
     )
-    rerun = grid.counts(per_run["test"].to_numpy() * grid.days + per_run["day"].to_numpy())
+    rerun = grid.counts(per_run["test"].to_numpy().astype(np.int64) * grid.days + per_run["day"].to_numpy())
     return same_sha, failing_shas, rerun
 
 
 def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataFrame:
     """Raw signals per (test, output day index), before score and class."""
     grid = _Grid(history.test_ids.len(), history.days, params.window_days)
-    infra_row = history.run_infra[history.run]
-    cell_all = history.test * grid.days + history.run_day[history.run]
-    infra_failures = grid.counts(cell_all[infra_row & history.fail])
-    keep = ~infra_row
-    kept = replace(
-        history,
-        test=history.test[keep],
-        run=history.run[keep],
-        attempt=history.attempt[keep],
-        fail=history.fail[keep],
-    )
-    day, cell = history.run_day[kept.run], cell_all[keep]
-    blocking = history.run_blocking[kept.run]
-    executions = grid.counts(cell)
-    executions_prefix = grid.prefix(executions).round().astype(np.int64)
+    day = history.run_day[history.run]
+    cell = history.test.astype(np.int64) * grid.days + day
+    infra_failures = np.zeros((grid.tests, grid.days), dtype=np.int64)
+    if history.run_infra.any():
+        infra_row = history.run_infra[history.run]
+        infra_failures = grid.counts(cell[infra_row & history.fail])
+        keep = np.flatnonzero(~infra_row)
+        history = replace(
+            history,
+            test=history.test[keep],
+            run=history.run[keep],
+            attempt=history.attempt[keep],
+            fail=history.fail[keep],
+        )
+        day, cell = day[keep], cell[keep]
+    # One bincount for all per-cell counts: 8 slots per cell by (failed, first attempt, blocking).
+    blocking = history.run_blocking[history.run]
+    slot = history.fail.astype(np.int64) + 2 * (history.attempt == 0) + 4 * blocking
+    by_slot = np.bincount(cell * 8 + slot, minlength=grid.tests * grid.days * 8).reshape(
+        grid.tests, grid.days, 2, 2, 2
+    )  # [test, day, blocking, first, failed]
+    executions = by_slot.sum(axis=(2, 3, 4))
+    executions_prefix = grid.prefix(executions)
     decay = np.float64(params.decay)
-    weighted_prefix = grid.prefix(executions * decay ** -np.arange(grid.days, dtype=np.float64))
+    # Decay weights decay ** -day, summed per test row so no other test's terms dilute precision.
+    weight = decay ** -np.arange(grid.days, dtype=np.float64)
+    weighted_prefix = grid.prefix(executions * weight)
     ordinals = _Ordinals(executions_prefix)
-    fails = _failures(kept, grid, cell, executions_prefix, params.decay)
-    same_sha, failing_shas, rerun = _same_sha(kept, grid, day)
+    ci_runs = by_slot[:, :, :, 1, :].sum(axis=(2, 3))
+    runs_prefix = grid.prefix(ci_runs)
+    fails, marks = _failures(history, grid, cell, executions_prefix, runs_prefix)
+    flips_per_day = grid.counts(fails.flip_cells)
+    flips_prefix = grid.prefix(flips_per_day)
+    weighted_flips_prefix = grid.prefix(flips_per_day * weight)
+    same_sha, failing_shas, rerun = _same_sha(history, grid, day)
     windowed = {
-        name: grid.prefix(values).round().astype(np.int64)
+        name: grid.prefix(values)
         for name, values in {
-            "failures": grid.counts(cell[kept.fail]),
-            "ci_runs": grid.counts(cell[kept.attempt == 0]),
-            "blocking_runs": grid.counts(cell[blocking]),
-            "blocking_failures": grid.counts(cell[blocking & kept.fail]),
+            "failures": by_slot[..., 1].sum(axis=(2, 3)),
+            "rerun_runs": grid.counts(cell[history.attempt == 1]),
+            "blocking_runs": by_slot[:, :, 1].sum(axis=(2, 3)),
+            "blocking_failures": by_slot[:, :, 1, :, 1].sum(axis=2),
             "rerun_flips": rerun,
             "infra_failures_excluded": infra_failures,
         }.items()
@@ -354,19 +443,29 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
         t = tests[present]
         start, end = executions_prefix[t, first_day], executions_prefix[t, d + 1]
         runs = end - start
-        last_runs = np.minimum(params.last_runs, runs)
-        # Transitions into the window's executions after its first one (flip_rate's n - 1).
-        flips = fails.count(fails.prefix_into, t, start + 1, end) + fails.count(
-            fails.prefix_out, t, start, end - 1
+        runs_end = runs_prefix[t, d + 1]
+        ci_runs_window = runs_end - runs_prefix[t, first_day]
+        last_runs = np.minimum(params.last_runs, ci_runs_window)
+        last_first_failed = np.searchsorted(marks.first_failed, t * _BIG + runs_end) - 1
+        last_first_failed_key = (
+            marks.first_failed[np.maximum(last_first_failed, 0)] - t * _BIG
+            if marks.first_failed.size
+            else np.full(t.size, -1)
         )
-        flips_w = fails.count(fails.prefix_into_w, t, start + 1, end) + fails.count(
-            fails.prefix_out_w, t, start, end - 1
+        in_window = (last_first_failed >= 0) & (last_first_failed_key >= runs_prefix[t, first_day])
+        # Flips and transitions into the window's executions after its first one (flip_rate's
+        # n - 1): the window's sums less what lands on its first execution.
+        opening_weight = weight[ordinals.day(t, start)]
+        flip_at_start = fails.count(fails.prefix_into, t, start, start + 1) + fails.count(
+            fails.prefix_out, t, start - 1, start
         )
-        transitions_w = (
-            weighted_prefix[t, d + 1]
-            - weighted_prefix[t, first_day]
-            - decay ** -ordinals.day(t, start).astype(np.float64)
+        flips = flips_prefix[t, d + 1] - flips_prefix[t, first_day] - flip_at_start
+        flips_w = (
+            weighted_flips_prefix[t, d + 1]
+            - weighted_flips_prefix[t, first_day]
+            - flip_at_start * opening_weight
         )
+        transitions_w = weighted_prefix[t, d + 1] - weighted_prefix[t, first_day] - opening_weight
         last = np.searchsorted(fails.key, t * _BIG + end) - 1
         last_key = fails.key[np.maximum(last, 0)] if fails.key.size else np.zeros(t.size, dtype=np.int64)
         has_last = (last >= 0) & (last_key >= t * _BIG + start)
@@ -378,9 +477,11 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
             # A failure that opens the window starts a streak there, whatever preceded it.
             "fail_streaks": fails.count(fails.prefix_start, t, start + 1, end)
             + fails.count(fails.prefix_all, t, start, start + 1),
+            "ci_runs": ci_runs_window,
             "last_runs": last_runs,
-            "last_runs_failures": fails.count(fails.prefix_all, t, end - last_runs, end),
-            "trailing_passes": np.where(has_last, end - 1 - (last_key - t * _BIG), runs),
+            "last_runs_failures": _RunMarks.count(marks.first_failed, t, runs_end - last_runs, runs_end),
+            "last_runs_red": _RunMarks.count(marks.red, t, runs_end - last_runs, runs_end),
+            "trailing_passes": np.where(in_window, runs_end - 1 - last_first_failed_key, ci_runs_window),
             "last_failure_index": np.where(
                 has_last, fails.day[np.maximum(last, 0)] if fails.key.size else 0, -1
             ),
@@ -406,13 +507,7 @@ def _chunks(days: list[date], span: int) -> list[list[date]]:
 
 
 def _latest_flow(meta: pl.DataFrame) -> pl.DataFrame:
-    return (
-        meta.lazy()
-        .sort("day")
-        .group_by("test_id")
-        .agg(pl.col("flow").drop_nulls().last())
-        .collect()
-    )
+    return meta.lazy().sort("day").group_by("test_id").agg(pl.col("flow").drop_nulls().last()).collect()
 
 
 def _wilson(p: pl.Expr, n: pl.Expr, sign: float) -> pl.Expr:
@@ -435,17 +530,24 @@ def score_and_classify(signals: pl.DataFrame, params: Flakes) -> pl.DataFrame:
     total = w.same_sha + w.flip + w.entropy + w.spread
     runs, failures = pl.col("runs"), pl.col("failures")
     ratio = pl.col("last_runs_failures") / pl.col("last_runs")
-    frame = signals.with_columns(
-        (failures / runs).alias("fail_rate"),
-        pl.when(runs >= 2).then(pl.col("flips") / (runs - 1)).otherwise(0.0).alias("flip_rate"),
-    ).with_columns(
-        _wilson(pl.col("fail_rate"), runs, -1).alias("wilson_low"),
-        _wilson(pl.col("fail_rate"), runs, +1).alias("wilson_high"),
-        _entropy(pl.col("fail_rate")).alias("entropy"),
-        (1 - 0.5 ** pl.col("same_sha_flips")).alias("score_same_sha"),
-        (2 * pl.col("flip_rate_decayed")).clip(0.0, 1.0).alias("score_flip"),
-        pl.when(pl.col("fail_streaks") > 0).then(1 - 1 / pl.col("fail_streaks")).otherwise(0.0).alias("score_spread"),
-    ).with_columns(pl.col("entropy").alias("score_entropy"))
+    frame = (
+        signals.with_columns(
+            (failures / runs).alias("fail_rate"),
+            pl.when(runs >= 2).then(pl.col("flips") / (runs - 1)).otherwise(0.0).alias("flip_rate"),
+        )
+        .with_columns(
+            _wilson(pl.col("fail_rate"), runs, -1).alias("wilson_low"),
+            _wilson(pl.col("fail_rate"), runs, +1).alias("wilson_high"),
+            _entropy(pl.col("fail_rate")).alias("entropy"),
+            (1 - 0.5 ** pl.col("same_sha_flips")).alias("score_same_sha"),
+            (2 * pl.col("flip_rate_decayed")).clip(0.0, 1.0).alias("score_flip"),
+            pl.when(pl.col("fail_streaks") > 0)
+            .then(1 - 1 / pl.col("fail_streaks"))
+            .otherwise(0.0)
+            .alias("score_spread"),
+        )
+        .with_columns(pl.col("entropy").alias("score_entropy"))
+    )
     frame = frame.with_columns(
         (
             (
@@ -458,12 +560,17 @@ def score_and_classify(signals: pl.DataFrame, params: Flakes) -> pl.DataFrame:
         ).alias("flake_score")
     )
     same_sha_rule = pl.col("same_sha_flips") > 0
-    ratio_rule = ratio.is_between(params.flaky_min_fail_ratio, params.flaky_max_fail_ratio) & (
-        pl.col("fail_streaks") >= params.min_fail_streaks
+    # Reruns that never rescue the test mean its failures are deterministic (a regression, or a
+    # broken commit re-run after the fix): the ratio alone is then no evidence of flakiness.
+    reruns_never_rescue = (pl.col("rerun_runs") >= 2) & (pl.col("rerun_flips") == 0)
+    ratio_rule = (
+        ratio.is_between(params.flaky_min_fail_ratio, params.flaky_max_fail_ratio)
+        & (pl.col("fail_streaks") >= params.min_fail_streaks)
+        & ~reruns_never_rescue
     )
     score_rule = pl.col("flake_score") >= params.flaky_min_score
-    is_new = runs < params.min_runs
-    is_broken = pl.col("last_runs_failures") == pl.col("last_runs")
+    is_new = pl.col("ci_runs") < params.min_runs
+    is_broken = pl.col("last_runs_red") == pl.col("last_runs")
     is_flaky = same_sha_rule | ratio_rule | score_rule
     flaky_reason = pl.concat_str(
         pl.when(same_sha_rule).then(pl.format("failed and passed on {} sha(s)", pl.col("same_sha_flips"))),
@@ -489,9 +596,9 @@ def score_and_classify(signals: pl.DataFrame, params: Flakes) -> pl.DataFrame:
         .otherwise(pl.lit("healthy"))
         .alias("flake_class"),
         pl.when(is_new)
-        .then(pl.format("{} runs, fewer than min_runs {}", runs, pl.lit(params.min_runs)))
+        .then(pl.format("{} runs, fewer than min_runs {}", pl.col("ci_runs"), pl.lit(params.min_runs)))
         .when(is_broken)
-        .then(pl.format("failed all of its last {} runs", pl.col("last_runs")))
+        .then(pl.format("failed every attempt of its last {} runs", pl.col("last_runs")))
         .when(is_flaky)
         .then(flaky_reason)
         .otherwise(pl.lit(None, dtype=pl.String))

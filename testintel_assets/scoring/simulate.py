@@ -208,7 +208,11 @@ def simulate_days(history: CiHistory) -> Iterator[pl.DataFrame]:
         cause = np.where(
             outage[run_idx[failed_rows]],
             "outage",
-            np.where(regressed[run_idx[failed_rows], test_idx[failed_rows]], "regressed", np.array(KINDS)[tests.kind[test_idx[failed_rows]]]),
+            np.where(
+                regressed[run_idx[failed_rows], test_idx[failed_rows]],
+                "regressed",
+                np.array(KINDS)[tests.kind[test_idx[failed_rows]]],
+            ),
         )
         cause = np.where(cause == "stable", "flaky", cause)
         message = pl.Series("message", [None] * status.size, dtype=pl.String).scatter(

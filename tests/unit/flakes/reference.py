@@ -52,9 +52,20 @@ def signals(results: pl.DataFrame, day: date, params: Flakes) -> pl.DataFrame:
         weights = [decay ** (day - d).days for d in days]
         trans_w = sum(weights[1:])
         flips_w = sum(weights[i] for i in range(1, n) if fails[i] != fails[i - 1])
-        k = min(params.last_runs, n)
+        per_run = group.group_by("rank", maintain_order=True).agg(
+            pl.col("fail").first().alias("first_failed"),
+            (~pl.col("fail")).any().alias("passed"),
+            pl.col("attempt").first().alias("first_attempt"),
+            (pl.col("attempt") == 1).any().alias("rerun"),
+        )
+        runs = per_run.filter(pl.col("first_attempt") == 0)
+        first_failed, red = runs["first_failed"].to_list(), (runs["first_failed"] & ~runs["passed"]).to_list()
+        k = min(params.last_runs, len(first_failed))
+        last_run_failure = max((i for i in range(len(first_failed)) if first_failed[i]), default=None)
         last_fail = max((i for i in range(n) if fails[i]), default=None)
-        by_sha = group.group_by("sha").agg(pl.col("fail").any().alias("f"), (~pl.col("fail")).any().alias("p"))
+        by_sha = group.group_by("sha").agg(
+            pl.col("fail").any().alias("f"), (~pl.col("fail")).any().alias("p")
+        )
         by_run = group.group_by("run_id").agg(pl.col("fail").any() & (~pl.col("fail")).any())
         blocking = group.filter(pl.col("blocking"))
         out.append(
@@ -65,14 +76,18 @@ def signals(results: pl.DataFrame, day: date, params: Flakes) -> pl.DataFrame:
                 "flips": flips,
                 "fail_streaks": streaks,
                 "flip_rate_decayed": flips_w / trans_w if n >= 2 and trans_w > 0 else 0.0,
+                "ci_runs": len(first_failed),
+                "rerun_runs": per_run["rerun"].sum(),
                 "last_runs": k,
-                "last_runs_failures": sum(fails[n - k :]),
-                "trailing_passes": n if last_fail is None else n - 1 - last_fail,
+                "last_runs_failures": sum(first_failed[len(first_failed) - k :]),
+                "last_runs_red": sum(red[len(red) - k :]),
+                "trailing_passes": len(first_failed)
+                if last_run_failure is None
+                else len(first_failed) - 1 - last_run_failure,
                 "last_failure_day": None if last_fail is None else days[last_fail],
                 "same_sha_flips": by_sha.filter(pl.col("f") & pl.col("p")).height,
                 "failing_shas": by_sha.filter(pl.col("f")).height,
                 "rerun_flips": int(by_run["fail"].sum()),
-                "ci_runs": group.filter(pl.col("attempt") == 0).height,
                 "blocking_runs": blocking.height,
                 "infra_failures_excluded": executed.filter(
                     pl.col("run_id").is_in(list(infra))
