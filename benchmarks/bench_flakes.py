@@ -115,7 +115,14 @@ def contender(name: str, folder: Path, days: int, spec: CiHistory) -> dict:
     wall = time.perf_counter() - started
     rows = pl.scan_parquet(files).select(pl.len()).collect().item()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"contender": name, "days": days, "rows": rows, "out_rows": out_rows, "wall_s": wall, "peak_mib": peak_mib}
+    return {
+        "contender": name,
+        "days": days,
+        "rows": rows,
+        "out_rows": out_rows,
+        "wall_s": wall,
+        "peak_mib": peak_mib,
+    }
 
 
 def measure(name: str, args: argparse.Namespace, days: int) -> dict:
@@ -139,7 +146,9 @@ def _spec_args(args: argparse.Namespace) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tests", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--runs", type=int, default=20)

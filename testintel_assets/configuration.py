@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -205,6 +206,39 @@ class ScoringFile(_Strict):
     coverage: CoverageBlend = CoverageBlend()
     usage: Usage = Usage()
     defects: Defects = Defects()
+
+
+# ------------------------------------------------------------------------- quarantine.yaml
+class QuarantineOverride(_Strict):
+    """A person's decision about one test that wins over the flake detector until it expires."""
+
+    test_id: str = Field(min_length=1)
+    action: Literal["pin", "release"]
+    reason: str = Field(min_length=1)
+    by: str = Field(min_length=1)
+    expires: date
+    added: date | None = None
+
+
+class QuarantineFile(_Strict):
+    overrides: list[QuarantineOverride] = []
+
+    @model_validator(mode="after")
+    def _one_override_per_test(self) -> QuarantineFile:
+        seen: set[str] = set()
+        for override in self.overrides:
+            if override.test_id in seen:
+                raise ValueError(f"test '{override.test_id}' has more than one override; keep one")
+            seen.add(override.test_id)
+        return self
+
+
+def load_quarantine_overrides(directory: Path | None = None) -> QuarantineFile:
+    """config/quarantine.yaml, validated like the other files; absent means no overrides."""
+    path = (directory or config_dir()).resolve() / "quarantine.yaml"
+    if not path.is_file():
+        return QuarantineFile()
+    return _load_file(path, QuarantineFile)
 
 
 # ------------------------------------------------------------------------------ the bundle

@@ -197,6 +197,67 @@ FLAKE_STATS = pl.Schema(
     }
 )
 
+FLAKE_EVIDENCE = pl.Schema(
+    {
+        "day": DAY,  # the flake_stats day whose window the failure is in
+        "test_id": pl.String,
+        "flow": pl.String,
+        "run_id": pl.String,
+        "sha": pl.String,
+        "pipeline": pl.String,
+        "blocking": pl.Boolean,
+        "run_day": DAY,
+        "started_at": TS,
+        "attempt": pl.Int32,
+        "status": pl.String,
+        "message": pl.String,
+        "signature": pl.String,
+        "passed_on_same_sha": pl.Boolean,
+    }
+)
+
+FAILURE_SIGNATURES = pl.Schema(
+    {
+        "day": DAY,
+        "scope": pl.String,  # "test": one flaky test's signatures; "overall": across flaky tests
+        "test_id": pl.String,  # null for scope "overall"
+        "rank": pl.Int32,
+        "signature": pl.String,
+        "failures": pl.Int64,
+        "tests": pl.Int64,
+        "share": pl.Float64,  # of the scope's failures
+        "example": pl.String,  # one raw message with this signature
+        "first_seen": DAY,
+        "last_seen": DAY,
+    }
+)
+
+
+# One row per quarantine entry and day: the state carried from day to day (docs/flakes.md).
+QUARANTINE = pl.Schema(
+    {
+        "day": DAY,
+        "test_id": pl.String,
+        "state": pl.String,  # quarantined | pinned | orphaned | released (on the day it leaves)
+        "source": pl.String,  # detector | override
+        "reason": pl.String,
+        "flow": pl.String,
+        "owner": pl.String,  # a team of owners.yaml
+        "channel": pl.String,
+        "critical": pl.Boolean,  # critical flow or critical risk: the short SLA
+        "since": DAY,
+        "sla_hours": pl.Int64,
+        "due": TS,
+        "breached": pl.Boolean,
+        "escalate_to": pl.String,  # the owner team's EM, set when breached
+        "expires": DAY,  # when CI stops honouring the entry unless it is renewed
+        "last_failure_day": DAY,
+        "consecutive_passes": pl.Int64,
+        "flake_score": pl.Float64,
+        "set_by": pl.String,  # who pinned or released it (overrides)
+    }
+)
+
 COVERAGE_BY_FLOW = pl.Schema(
     {
         "day": DAY,

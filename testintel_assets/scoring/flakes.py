@@ -496,6 +496,22 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
     return pl.concat(parts)
 
 
+def infra_runs(results: pl.DataFrame | pl.LazyFrame, params: Flakes) -> pl.DataFrame:
+    """Runs that were infrastructure failures: at least mass_failure_ratio of the tests they ran
+    failed on the first attempt (and they ran at least mass_failure_min_tests tests)."""
+    first = results.lazy().filter((pl.col("attempt") == 0) & pl.col("status").is_in(EXECUTED))
+    return (
+        first.group_by("run_id")
+        .agg(pl.len().alias("tests"), pl.col("status").is_in(FAILED).sum().alias("failed"))
+        .filter(
+            (pl.col("tests") >= params.mass_failure_min_tests)
+            & (pl.col("failed") >= params.mass_failure_ratio * pl.col("tests"))
+        )
+        .sort("run_id")
+        .collect()
+    )
+
+
 def _chunks(days: list[date], span: int) -> list[list[date]]:
     chunks: list[list[date]] = []
     for day in days:
