@@ -258,6 +258,64 @@ QUARANTINE = pl.Schema(
     }
 )
 
+# Test-health views (docs/flakes.md, "Health views").
+FLAKE_TRENDS = pl.Schema(
+    {
+        "day": DAY,
+        "dimension": pl.String,  # owner | component
+        "value": pl.String,
+        "tests": pl.Int64,
+        "flaky_tests": pl.Int64,
+        "broken_tests": pl.Int64,
+        "flaky_share": pl.Float64,
+        "runs": pl.Int64,
+        "flaky_failures": pl.Int64,
+        "blocking_runs": pl.Int64,
+        "blocking_flaky_failures": pl.Int64,
+        "blocking_flake_rate": pl.Float64,
+    }
+)
+
+CI_TIME_WASTED = pl.Schema(
+    {
+        "day": DAY,
+        "runs": pl.Int64,
+        "failed_runs": pl.Int64,
+        "flaky_only_failed_runs": pl.Int64,
+        "ci_hours": pl.Float64,
+        "wasted_hours": pl.Float64,
+        "wasted_share": pl.Float64,
+        "flaky_rerun_hours": pl.Float64,
+    }
+)
+
+SLOWEST_TESTS = pl.Schema(
+    {
+        "day": DAY,
+        "window_days": pl.Int32,
+        "rank": pl.Int32,
+        "test_id": pl.String,
+        "executions": pl.Int64,
+        "total_ms": pl.Float64,
+        "mean_ms": pl.Float64,
+        "p95_ms": pl.Float64,
+        "share_of_ci_time": pl.Float64,
+        "cumulative_share": pl.Float64,
+    }
+)
+
+OUTCOME_EXTREMES = pl.Schema(
+    {
+        "day": DAY,
+        "test_id": pl.String,
+        "flow": pl.String,
+        "kind": pl.String,  # never_failing | always_failing
+        "ci_runs": pl.Int64,
+        "runs": pl.Int64,
+        "failures": pl.Int64,
+    }
+)
+
 COVERAGE_BY_FLOW = pl.Schema(
     {
         "day": DAY,

@@ -43,7 +43,9 @@ def read_quarantine(warehouse: Path, day: date | None) -> pl.DataFrame:
         day = day or connection.sql("select max(day) from testintel.quarantine").fetchall()[0][0]
         frame = connection.sql("select * from testintel.quarantine where day = ?", params=[day]).pl()
     except duckdb.CatalogException as exc:
-        raise ExportError(f"{warehouse} has no table testintel.quarantine (fix: materialize it first)") from exc
+        raise ExportError(
+            f"{warehouse} has no table testintel.quarantine (fix: materialize it first)"
+        ) from exc
     finally:
         connection.close()
     return schemas.conform(frame, schemas.QUARANTINE)

@@ -57,7 +57,7 @@ def _team_of(owner: str | None, flow: str | None, component: str | None, catalog
     return component_owner or catalog.owners.default_owner
 
 
-def _ownership(test_ids: pl.Series, meta: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+def ownership(test_ids: pl.Series, meta: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     """owner, channel, em, critical and flow per test."""
     critical_risks = set(catalog.scoring.flakes.critical_risks)
     rows = []
@@ -215,8 +215,8 @@ def next_quarantine(
     entries = apply_overrides(entries, decisions, day)
     if entries.is_empty():
         return schemas.empty(schemas.QUARANTINE)
-    ownership = _ownership(entries["test_id"], meta, catalog)
-    owned = entries.drop(ownership.columns[1:], strict=False).join(ownership, on="test_id", how="left")
+    owners = ownership(entries["test_id"], meta, catalog)
+    owned = entries.drop(owners.columns[1:], strict=False).join(owners, on="test_id", how="left")
     hours = pl.when(pl.col("critical")).then(params.sla_hours_critical).otherwise(params.sla_hours_other)
     start_of_since = pl.col("since").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     end_of_day = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
