@@ -52,10 +52,13 @@ def flake_evidence(results: pl.DataFrame, flake_stats: pl.DataFrame, params: Fla
         return schemas.empty(schemas.FLAKE_EVIDENCE)
     lo = flaky["day"].min() - timedelta(days=params.window_days - 1)
     loaded = results.filter(
-        pl.col("day").is_between(lo, flaky["day"].max()) & pl.col("test_id").is_in(flaky["test_id"].unique().implode())
+        pl.col("day").is_between(lo, flaky["day"].max())
+        & pl.col("test_id").is_in(flaky["test_id"].unique().implode())
     )
     bad_runs = infra_runs(results.filter(pl.col("day").is_between(lo, flaky["day"].max())), params)
-    loaded = loaded.filter(~pl.col("run_id").is_in(bad_runs["run_id"].implode()) & pl.col("status").is_in(EXECUTED))
+    loaded = loaded.filter(
+        ~pl.col("run_id").is_in(bad_runs["run_id"].implode()) & pl.col("status").is_in(EXECUTED)
+    )
     in_window = (pl.col("run_day") <= pl.col("day")) & (
         pl.col("run_day") > pl.col("day") - pl.duration(days=pl.col("window_days"))
     )

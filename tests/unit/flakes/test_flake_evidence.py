@@ -45,7 +45,11 @@ def signature(message: str | None) -> str:
             "expected empty cart, session deadbeef42 <object at 0xABC> id 00000000-0000-0000-0000-000000000000",
             "expected empty cart, session <hex> <object at <hex>> id <id>",
         ),
-        ("\nExpected: <100.10>\n     but: was <100.11>", "Expected: <3>\n but: was <4>", "Expected: <<n>> but: was <<n>>"),
+        (
+            "\nExpected: <100.10>\n     but: was <100.11>",
+            "Expected: <3>\n but: was <4>",
+            "Expected: <<n>> but: was <<n>>",
+        ),
     ],
 )
 def test_variable_parts_fold_into_one_signature(left: str, right: str, expected: str) -> None:
@@ -134,7 +138,10 @@ def test_signatures_count_failures_per_test_and_overall() -> None:
     signatures = failure_signatures(evidence, top=2)
     assert signatures.schema == schemas.FAILURE_SIGNATURES
     overall = signatures.filter(pl.col("scope") == "overall")
-    assert overall.select("rank", "signature", "failures", "tests").rows() == [(1, "y", 3, 2), (2, "x <n>", 2, 1)]
+    assert overall.select("rank", "signature", "failures", "tests").rows() == [
+        (1, "y", 3, 2),
+        (2, "x <n>", 2, 1),
+    ]
     assert overall["share"].to_list() == [0.5, pytest.approx(1 / 3)]
     per_test = signatures.filter(pl.col("scope") == "test")
     assert per_test.select("test_id", "rank", "signature", "failures").rows() == [

@@ -17,7 +17,13 @@ from testintel_assets.cli import main
 from testintel_assets.settings import REPO_ROOT
 
 ROWS = [
-    {"day": date(2025, 3, 9), "test_id": "old", "state": "quarantined", "reason": "r", "since": date(2025, 3, 1)},
+    {
+        "day": date(2025, 3, 9),
+        "test_id": "old",
+        "state": "quarantined",
+        "reason": "r",
+        "since": date(2025, 3, 1),
+    },
     {
         "day": date(2025, 3, 10),
         "test_id": "tests.cart.test_cart::test_add",
@@ -56,7 +62,13 @@ def test_json_export_has_the_documented_shape(warehouse: Path, tmp_path: Path) -
     document = json.loads(out.read_text(encoding="utf-8"))
     assert document["testintel_quarantine"] == 1 and document["generated_at"].endswith("Z")
     assert document["tests"] == [
-        {"test_id": "gone::test", "reason": "orphaned", "owner": "platform", "since": "2025-02-01", "expires": "2025-02-20"},
+        {
+            "test_id": "gone::test",
+            "reason": "orphaned",
+            "owner": "platform",
+            "since": "2025-02-01",
+            "expires": "2025-02-20",
+        },
         {
             "test_id": "tests.cart.test_cart::test_add",
             "reason": "failed and passed on 2 sha(s)",
