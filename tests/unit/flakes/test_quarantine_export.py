@@ -52,6 +52,7 @@ def warehouse(testintel_home: Path) -> Path:
     frame = schemas.conform(pl.DataFrame(ROWS), schemas.QUARANTINE)
     with duckdb.connect(str(path)) as connection:
         connection.execute("create schema testintel")
+        connection.register("frame", frame)
         connection.execute("create table testintel.quarantine as select * from frame")
     return path
 
