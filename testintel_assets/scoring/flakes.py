@@ -43,7 +43,7 @@ class _HashIndex:
         keys = keys.astype(np.uint64, copy=False)
         bits = max(4, int(np.ceil(np.log2(max(keys.size, 1) * 4))))
         self._shift = np.uint64(64 - bits)
-        self._mask = np.uint64((1 << bits) - 1)
+        self._mask = (1 << bits) - 1
         self._keys = np.zeros(1 << bits, dtype=np.uint64)
         self._values = np.full(1 << bits, -1, dtype=np.int32)
         pending = np.arange(keys.size)
@@ -60,7 +60,9 @@ class _HashIndex:
             pending, slots = pending[keep], (slots[keep] + 1) & self._mask
 
     def _slot(self, keys: np.ndarray) -> np.ndarray:
-        return (keys * _MULTIPLIER) >> self._shift
+        # A view, not a cast: slots are small non-negative numbers, and NumPy would otherwise
+        # convert uint64 indices to intp on every gather.
+        return ((keys * _MULTIPLIER) >> self._shift).view(np.int64)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Position of each key (int32), -1 where absent. One gather resolves nearly every key."""
@@ -140,7 +142,14 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
         "test_hash", "run_hash", pl.col("attempt").fill_null(0).cast(pl.Int32), pl.col("status").is_in(FAILED)
     ).collect()
     test = _HashIndex(tests["test_hash"].to_numpy()).lookup(rows["test_hash"].to_numpy())
-    run = _HashIndex(runs["run_hash"].to_numpy()).lookup(rows["run_hash"].to_numpy())
+    # A run's rows are usually stored together: look up one key per stretch of equal run ids.
+    run_hash = rows["run_hash"].to_numpy()
+    heads = _group_starts(run_hash)
+    run = np.repeat(
+        _HashIndex(runs["run_hash"].to_numpy()).lookup(run_hash[heads]),
+        np.diff(np.append(heads, run_hash.size)),
+    )
+    del run_hash
     attempt, fail = rows["attempt"].to_numpy(), rows["status"].to_numpy()
     del rows
     # Infrastructure failures: share of the run's first attempts that failed.
@@ -192,34 +201,30 @@ def _distinct_in_window(
     """
     if test.size == 0:
         return np.zeros((grid.tests, grid.days), dtype=np.int64)
-    frame = (
-        pl.DataFrame({"test": test, "key": key, "day": day, **{f"f{i}": f for i, f in enumerate(flags)}})
-        .group_by("test", "key", "day")
-        .agg(pl.col(f"f{i}").any() for i in range(len(flags)))
-        .sort("test", "key", "day")
-        .with_columns(
-            *[
-                pl.when(pl.col(f"f{i}")).then(pl.col("day")).forward_fill().over("test", "key").alias(f"l{i}")
-                for i in range(len(flags))
-            ],
-            pl.col("day").shift(-1).over("test", "key").fill_null(grid.days).alias("next_day"),
-        )
-        .filter(pl.all_horizontal(pl.col(f"l{i}").is_not_null() for i in range(len(flags))))
-        .with_columns(
-            pl.min_horizontal(
-                pl.min_horizontal(pl.col(f"l{i}") for i in range(len(flags))) + grid.window,
-                pl.col("next_day"),
-            ).alias("until")
-        )
-        .filter(pl.col("until") > pl.col("day"))
+    group = test.astype(np.int64) * (int(key.max()) + 1) + key
+    order = np.argsort(group * grid.days + day, kind="stable")
+    group, day = group[order], day[order].astype(np.int64)
+    starts = _group_starts(group, day)  # one entry per (test, key, day)
+    group, day = group[starts], day[starts]
+    first_of_group = np.zeros(starts.size, dtype=bool)
+    first_of_group[_group_starts(group)] = True
+    # Latest day so far with each flag, restarting at each (test, key): accumulate max over
+    # values offset by the group's position so no group sees another's days.
+    offset = np.cumsum(first_of_group) * (grid.days + 1)
+    latest = np.full(starts.size, grid.days, dtype=np.int64)
+    for flag in flags:
+        seen = np.where(np.logical_or.reduceat(flag[order], starts), day + 1, 0) + offset
+        since = np.maximum.accumulate(seen) - offset - 1  # -1: not seen yet in this group
+        latest = np.minimum(latest, np.where(since >= 0, since, -grid.window - 1))
+    next_day = np.append(np.where(first_of_group[1:], grid.days, day[1:]), grid.days)
+    until = np.minimum(latest + grid.window, next_day)
+    counting = until > day
+    rows = (test[order][starts].astype(np.int64) * (grid.days + 1))[counting]
+    size = grid.tests * (grid.days + 1)
+    delta = np.bincount(rows + day[counting], minlength=size) - np.bincount(
+        rows + until[counting], minlength=size
     )
-    cells = frame["test"].to_numpy() * (grid.days + 1)
-    delta = np.bincount(
-        np.concatenate([cells + frame["day"].to_numpy(), cells + frame["until"].to_numpy()]),
-        weights=np.concatenate([np.ones(frame.height), -np.ones(frame.height)]),
-        minlength=grid.tests * (grid.days + 1),
-    ).reshape(grid.tests, grid.days + 1)
-    return np.cumsum(delta, axis=1)[:, : grid.days].round().astype(np.int64)
+    return np.cumsum(delta.reshape(grid.tests, grid.days + 1), axis=1)[:, : grid.days]
 
 
 @dataclass
@@ -376,13 +381,13 @@ def _same_sha(
     failing_shas = _distinct_in_window(
         grid, test[failed], sha[failed], day[failed], [np.ones(failed.size, bool)]
     )
-    per_run = (
-        pl.DataFrame({"test": t, "run": r, "day": d, "fail": f})
-        .group_by("test", "run")
-        .agg(pl.col("day").first(), (pl.col("fail").any() & (~pl.col("fail")).any()).alias("mixed"))
-        .filter("mixed")
-    )
-    rerun = grid.counts(per_run["test"].to_numpy().astype(np.int64) * grid.days + per_run["day"].to_numpy())
+    # Runs in which the test both failed and passed (a rerun rescued it).
+    order = np.argsort(t.astype(np.int64) * (int(r.max(initial=0)) + 1) + r, kind="stable")
+    starts = _group_starts(t[order], r[order])
+    failed_ = np.logical_or.reduceat(f[order], starts) if starts.size else np.zeros(0, dtype=bool)
+    passed = np.logical_or.reduceat(~f[order], starts) if starts.size else np.zeros(0, dtype=bool)
+    mixed = starts[failed_ & passed]
+    rerun = grid.counts(t[order][mixed].astype(np.int64) * grid.days + d[order][mixed])
     return same_sha, failing_shas, rerun
 
 
@@ -395,7 +400,7 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
     if history.run_infra.any():
         infra_row = history.run_infra[history.run]
         infra_failures = grid.counts(cell[infra_row & history.fail])
-        keep = np.flatnonzero(~infra_row)
+        keep = ~infra_row
         history = replace(
             history,
             test=history.test[keep],
@@ -406,8 +411,12 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
         day, cell = day[keep], cell[keep]
     # One bincount for all per-cell counts: 8 slots per cell by (failed, first attempt, blocking).
     blocking = history.run_blocking[history.run]
-    slot = history.fail.astype(np.int64) + 2 * (history.attempt == 0) + 4 * blocking
-    by_slot = np.bincount(cell * 8 + slot, minlength=grid.tests * grid.days * 8).reshape(
+    slot = (
+        history.fail.view(np.uint8)
+        | ((history.attempt == 0).view(np.uint8) << 1)
+        | (blocking.view(np.uint8) << 2)
+    )
+    by_slot = np.bincount((cell << 3) | slot, minlength=grid.tests * grid.days * 8).reshape(
         grid.tests, grid.days, 2, 2, 2
     )  # [test, day, blocking, first, failed]
     executions = by_slot.sum(axis=(2, 3, 4))
