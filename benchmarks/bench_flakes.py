@@ -51,7 +51,7 @@ BENCH_POPULATION = Population(
 DUCKDB_ANCHOR = """
 with r as (
   select test_id, sha, started_at as ts, run_id, attempt, status in ('failed', 'error') as fail
-  from read_parquet('{files}') where status in ('passed', 'failed', 'error')
+  from read_parquet({files}) where status in ('passed', 'failed', 'error')
 ),
 w as (
   select test_id, fail,
@@ -101,7 +101,8 @@ def contender(name: str, folder: Path, days: int, spec: CiHistory) -> dict:
 
         connection = duckdb.connect()
         connection.execute("set threads = 2")
-        out_rows = connection.sql(DUCKDB_ANCHOR.format(files="', '".join(files))).pl().height
+        listed = "[" + ", ".join(f"'{path}'" for path in files) + "]"
+        out_rows = connection.sql(DUCKDB_ANCHOR.format(files=listed)).pl().height
     else:
         last = spec.start + timedelta(days=days - 1)
         if name == "testintel_one_window":
@@ -132,8 +133,9 @@ def measure(name: str, args: argparse.Namespace, days: int) -> dict:
             [sys.executable, __file__, "--child", name, "--child-days", str(days), *_spec_args(args)],
             capture_output=True,
             text=True,
-            check=True,
         )
+        if out.returncode:
+            raise SystemExit(f"contender {name} failed:\n{out.stderr}")
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     best = min(runs, key=lambda run: run["wall_s"])
     best["wall_s_all"] = [round(run["wall_s"], 2) for run in runs]
@@ -163,14 +165,18 @@ def main() -> None:
         print(json.dumps(contender(args.child, folder, args.child_days, spec)))
         return
     print("2 shared cores: timings are noisy; best of", args.repeat, "runs, peak is the worst run's")
-    header = f"{'contender':<22}{'days':>5}{'rows':>13}{'wall s':>9}{'Mrows/s':>9}{'peak MiB':>10}{'vs duckdb':>11}"
+    header = (
+        f"{'contender':<22}{'days':>5}{'rows':>13}{'out rows':>10}{'wall s':>9}{'cpu s':>8}"
+        f"{'Mrows/s':>9}{'peak MiB':>10}{'vs duckdb':>11}"
+    )
     print(header)
     for days in (args.small_days, args.days):
         baseline = measure("duckdb_anchor", args, days)
         for name in ("duckdb_anchor", "testintel_one_window", "testintel_backfill"):
             result = baseline if name == "duckdb_anchor" else measure(name, args, days)
             print(
-                f"{name:<22}{days:>5}{result['rows']:>13,}{result['wall_s']:>9.2f}"
+                f"{name:<22}{days:>5}{result['rows']:>13,}{result['out_rows']:>10,}{result['wall_s']:>9.2f}"
+                f"{result['cpu_s']:>8.1f}"
                 f"{result['rows'] / result['wall_s'] / 1e6:>9.2f}{result['peak_mib']:>10,.0f}"
                 f"{result['wall_s'] / baseline['wall_s']:>10.2f}x   all runs {result['wall_s_all']}",
                 flush=True,
