@@ -15,7 +15,7 @@ are about 1% of executions, so the expensive part scales with them, not with the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -97,7 +97,7 @@ class _History:
     run_rank: np.ndarray  # per run: position in (day, started_at, run_id) order
     run_sha: np.ndarray  # per run: dense sha code
     run_blocking: np.ndarray
-    run_infra: np.ndarray  # per run: infrastructure failure, left out of every signal
+    infra_failure_cells: np.ndarray  # (test, day) cell of each failure in an infrastructure-failure run
     shas: int
 
 
@@ -117,6 +117,7 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
         _hashed("run_id", schema["run_id"]).alias("run_hash"),
     )
     # Separate queries: collect_all would cache the whole scan for the three consumers.
+    first = pl.col("attempt").fill_null(0) == 0
     runs = (
         executions.group_by("run_hash")
         .agg(
@@ -125,10 +126,17 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
             pl.col("started_at").min(),
             pl.col("sha").first().cast(pl.String),
             pl.col("blocking").fill_null(False).any(),
+            first.sum().alias("tried"),
+            (first & pl.col("status").is_in(FAILED)).sum().alias("first_failed"),
         )
         .sort("day", "started_at", "run_id", nulls_last=True)
         .with_columns(
-            pl.col("sha").fill_null(pl.col("run_id")).rank("dense").cast(pl.Int32).sub(1).alias("sha_code")
+            pl.col("sha").fill_null(pl.col("run_id")).rank("dense").cast(pl.Int32).sub(1).alias("sha_code"),
+            # Infrastructure failures: share of the run's first attempts that failed.
+            (
+                (pl.col("tried") >= params.mass_failure_min_tests)
+                & (pl.col("first_failed") >= params.mass_failure_ratio * pl.col("tried"))
+            ).alias("infra"),
         )
         .collect()
     )
@@ -138,10 +146,24 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
         .sort("test_id")
         .collect()
     )
-    rows = executions.select(
-        "test_hash", "run_hash", pl.col("attempt").fill_null(0).cast(pl.Int32), pl.col("status").is_in(FAILED)
-    ).collect()
-    test = _HashIndex(tests["test_hash"].to_numpy()).lookup(rows["test_hash"].to_numpy())
+    infra_hashes = runs.filter("infra")["run_hash"].implode()
+    infra_failures = (
+        executions.filter(pl.col("run_hash").is_in(infra_hashes) & pl.col("status").is_in(FAILED))
+        .select("test_hash", (pl.col("day") - lo).dt.total_days().alias("day"))
+        .collect()
+    )
+    rows = (
+        executions.filter(~pl.col("run_hash").is_in(infra_hashes))
+        .select(
+            "test_hash",
+            "run_hash",
+            pl.col("attempt").fill_null(0).cast(pl.Int32),
+            pl.col("status").is_in(FAILED),
+        )
+        .collect()
+    )
+    test_index = _HashIndex(tests["test_hash"].to_numpy())
+    test = test_index.lookup(rows["test_hash"].to_numpy())
     # A run's rows are usually stored together: look up one key per stretch of equal run ids.
     run_hash = rows["run_hash"].to_numpy()
     heads = _group_starts(run_hash)
@@ -152,11 +174,6 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
     del run_hash
     attempt, fail = rows["attempt"].to_numpy(), rows["status"].to_numpy()
     del rows
-    # Infrastructure failures: share of the run's first attempts that failed.
-    first = attempt == 0
-    tried = np.bincount(run[first], minlength=runs.height)
-    failed = np.bincount(run[first & fail], minlength=runs.height)
-    infra = (tried >= params.mass_failure_min_tests) & (failed >= params.mass_failure_ratio * tried)
     return _History(
         lo=lo,
         days=(hi - lo).days + 1,
@@ -169,7 +186,8 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
         run_rank=np.arange(runs.height, dtype=np.int64),
         run_sha=runs["sha_code"].to_numpy(),
         run_blocking=runs["blocking"].to_numpy(),
-        run_infra=infra,
+        infra_failure_cells=test_index.lookup(infra_failures["test_hash"].to_numpy()) * ((hi - lo).days + 1)
+        + infra_failures["day"].to_numpy(),
         shas=int(runs["sha_code"].max() or 0) + 1,
     )
 
@@ -353,18 +371,27 @@ def _run_marks(
 
 
 def _pairs_with_both(pair: np.ndarray, fail: np.ndarray, space: int, dense_limit: int) -> np.ndarray:
-    """Row mask: the row's pair (e.g. test x sha) has both a failed and a passed execution."""
+    """Rows whose pair (e.g. test x sha) has both a failed and a passed execution.
+
+    Only pairs with a failure can qualify and failures are few: one pass over the rows finds the
+    rows on failing pairs, numbered by a bitmap over the pair space when it is small enough, by a
+    hash table of the failing pairs otherwise.
+    """
     if space <= dense_limit:
-        failed_on = np.zeros(space, dtype=bool)
-        failed_on[pair[fail]] = True
-        passed_on = np.zeros(space, dtype=bool)
-        passed_on[pair[~fail]] = True
-        return (failed_on & passed_on)[pair]
-    # Too many pairs for a table: only pairs with a failure can qualify, and failures are few.
-    failing = np.unique(pair[fail])
-    passes = np.flatnonzero(~fail)
-    mixed = failing[np.isin(failing, pair[passes[_HashIndex(failing).lookup(pair[passes]) >= 0]])]
-    return _HashIndex(mixed).lookup(pair) >= 0
+        slots = space
+        has_failure = np.zeros(space, dtype=bool)
+        has_failure[pair[fail]] = True
+        candidates = np.flatnonzero(has_failure[pair])
+        slot = pair[candidates]
+    else:
+        failing = np.unique(pair[fail])
+        slots = failing.size
+        found = _HashIndex(failing).lookup(pair)
+        candidates = np.flatnonzero(found >= 0)
+        slot = found[candidates]
+    passed = np.zeros(slots, dtype=bool)
+    passed[slot[~fail[candidates]]] = True
+    return candidates[passed[slot]]
 
 
 def _same_sha(
@@ -374,7 +401,7 @@ def _same_sha(
     test, run, fail = history.test, history.run, history.fail
     sha = history.run_sha[run]
     pair = test.astype(np.int64) * history.shas + sha
-    rows = np.flatnonzero(_pairs_with_both(pair, fail, grid.tests * history.shas, dense_limit))
+    rows = _pairs_with_both(pair, fail, grid.tests * history.shas, dense_limit)
     t, s, d, f, r = test[rows], sha[rows], day[rows], fail[rows], run[rows]
     same_sha = _distinct_in_window(grid, t, s, d, [f, ~f])
     failed = np.flatnonzero(fail)
@@ -396,19 +423,6 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
     grid = _Grid(history.test_ids.len(), history.days, params.window_days)
     day = history.run_day[history.run]
     cell = history.test.astype(np.int64) * grid.days + day
-    infra_failures = np.zeros((grid.tests, grid.days), dtype=np.int64)
-    if history.run_infra.any():
-        infra_row = history.run_infra[history.run]
-        infra_failures = grid.counts(cell[infra_row & history.fail])
-        keep = ~infra_row
-        history = replace(
-            history,
-            test=history.test[keep],
-            run=history.run[keep],
-            attempt=history.attempt[keep],
-            fail=history.fail[keep],
-        )
-        day, cell = day[keep], cell[keep]
     # One bincount for all per-cell counts: 8 slots per cell by (failed, first attempt, blocking).
     blocking = history.run_blocking[history.run]
     slot = (
@@ -441,7 +455,7 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
             "blocking_runs": by_slot[:, :, 1].sum(axis=(2, 3)),
             "blocking_failures": by_slot[:, :, 1, :, 1].sum(axis=2),
             "rerun_flips": rerun,
-            "infra_failures_excluded": infra_failures,
+            "infra_failures_excluded": grid.counts(history.infra_failure_cells),
         }.items()
     }
     parts = []

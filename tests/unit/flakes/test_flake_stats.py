@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from testintel_assets import schemas
 from testintel_assets.configuration import Flakes
-from testintel_assets.scoring.flakes import flake_stats, flake_stats_for_days
+from testintel_assets.scoring.flakes import _pairs_with_both, flake_stats, flake_stats_for_days
 from testintel_assets.scoring.simulate import FLAKY_KINDS, CiHistory, Population, simulate
 from tests.unit.flakes import reference
 from tests.unit.flakes.builders import START, frame, meta, run_rows, sequence
@@ -213,3 +214,13 @@ def test_without_reruns_the_fail_ratio_rule_still_finds_most_flaky_tests() -> No
     flaky = verdicts.filter(pl.col("kind").is_in(FLAKY_KINDS))
     assert (flaky["flake_class"] == "flaky").mean() >= 0.9
     assert verdicts.filter(pl.col("kind") == "broken")["flake_class"].eq("broken").all()
+
+
+def test_pair_evidence_is_the_same_with_a_bitmap_or_a_hash_table() -> None:
+    rng = np.random.default_rng(0)
+    pair = rng.integers(0, 700, 6000)
+    fail = rng.random(6000) < 0.05
+    both = {p for p in set(pair[fail].tolist()) if p in set(pair[~fail].tolist())}
+    expected = [i for i, p in enumerate(pair.tolist()) if p in both]
+    assert _pairs_with_both(pair, fail, 700, dense_limit=1 << 28).tolist() == expected
+    assert _pairs_with_both(pair, fail, 700, dense_limit=0).tolist() == expected
