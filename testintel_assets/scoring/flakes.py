@@ -418,6 +418,17 @@ def _same_sha(
     return same_sha, failing_shas, rerun
 
 
+def _last_in_range(
+    keys: np.ndarray, test: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each test's last entry of sorted `keys` with ordinal in [lo, hi): (found, ordinal, index)."""
+    index = np.maximum(np.searchsorted(keys, test * _BIG + hi) - 1, 0)
+    if keys.size == 0:
+        return np.zeros(test.size, dtype=bool), np.full(test.size, -1), index
+    ordinal = keys[index] - test * _BIG
+    return (ordinal >= lo) & (ordinal < hi), ordinal, index
+
+
 def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataFrame:
     """Raw signals per (test, output day index), before score and class."""
     grid = _Grid(history.test_ids.len(), history.days, params.window_days)
@@ -469,13 +480,9 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
         runs_end = runs_prefix[t, d + 1]
         ci_runs_window = runs_end - runs_prefix[t, first_day]
         last_runs = np.minimum(params.last_runs, ci_runs_window)
-        last_first_failed = np.searchsorted(marks.first_failed, t * _BIG + runs_end) - 1
-        last_first_failed_key = (
-            marks.first_failed[np.maximum(last_first_failed, 0)] - t * _BIG
-            if marks.first_failed.size
-            else np.full(t.size, -1)
+        run_failed, last_failed_run, _ = _last_in_range(
+            marks.first_failed, t, runs_prefix[t, first_day], runs_end
         )
-        in_window = (last_first_failed >= 0) & (last_first_failed_key >= runs_prefix[t, first_day])
         # Flips and transitions into the window's executions after its first one (flip_rate's
         # n - 1): the window's sums less what lands on its first execution.
         opening_weight = weight[ordinals.day(t, start)]
@@ -489,9 +496,7 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
             - flip_at_start * opening_weight
         )
         transitions_w = weighted_prefix[t, d + 1] - weighted_prefix[t, first_day] - opening_weight
-        last = np.searchsorted(fails.key, t * _BIG + end) - 1
-        last_key = fails.key[np.maximum(last, 0)] if fails.key.size else np.zeros(t.size, dtype=np.int64)
-        has_last = (last >= 0) & (last_key >= t * _BIG + start)
+        failed, _, last_failure = _last_in_range(fails.key, t, start, end)
         columns = {
             "test": t,
             "day_index": np.full(t.size, d, dtype=np.int64),
@@ -504,10 +509,8 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
             "last_runs": last_runs,
             "last_runs_failures": _RunMarks.count(marks.first_failed, t, runs_end - last_runs, runs_end),
             "last_runs_red": _RunMarks.count(marks.red, t, runs_end - last_runs, runs_end),
-            "trailing_passes": np.where(in_window, runs_end - 1 - last_first_failed_key, ci_runs_window),
-            "last_failure_index": np.where(
-                has_last, fails.day[np.maximum(last, 0)] if fails.key.size else 0, -1
-            ),
+            "trailing_passes": np.where(run_failed, runs_end - 1 - last_failed_run, ci_runs_window),
+            "last_failure_index": np.where(failed, fails.day[last_failure] if fails.day.size else 0, -1),
             "flip_rate_decayed": np.divide(
                 flips_w, transitions_w, out=np.zeros(t.size), where=(runs >= 2) & (transitions_w > 0)
             ).clip(0.0, 1.0),
