@@ -139,10 +139,20 @@ class Flakes(_Strict):
 
 
 class CoverageBlend(_Strict):
+    """Blend weights (renormalised over the dimensions a report measures) and the base branch
+    whose latest coverage is the day's coverage and the reference of the pre-merge delta."""
+
     line: float = Field(0.5, ge=0)
     branch: float = Field(0.3, ge=0)
     function: float = Field(0.2, ge=0)
     cap: float = Field(0.90, gt=0, le=1)
+    base_branch: str = Field("main", min_length=1)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> CoverageBlend:
+        if self.line + self.branch + self.function <= 0:
+            raise ValueError("at least one of line, branch and function must have a positive weight")
+        return self
 
 
 class Usage(_Strict):

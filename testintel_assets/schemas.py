@@ -89,6 +89,18 @@ COVERAGE_FILES = pl.Schema(
         "functions_covered": pl.Int64,
         "format": pl.String,
         "artifact_hash": pl.String,
+        # Coverage (docs/coverage.md): when the run started, so the latest report per sha and
+        # pipeline can be chosen; the path as the report names it (joined to its <source> root);
+        # and the keys behind the counts, so shards of one run merge as a union, not a sum.
+        # A list is null when the format gives counts only (Istanbul coverage-summary.json).
+        "started_at": TS,
+        "source_path": pl.String,
+        "covered_lines": pl.List(pl.Int32),
+        "missed_lines": pl.List(pl.Int32),
+        "covered_branches": pl.List(pl.String),
+        "missed_branches": pl.List(pl.String),
+        "covered_functions": pl.List(pl.String),
+        "missed_functions": pl.List(pl.String),
     }
 )
 
@@ -193,6 +205,63 @@ COVERAGE_BY_FLOW = pl.Schema(
         "branch_rate": pl.Float64,
         "function_rate": pl.Float64,
         "blended_coverage": pl.Float64,
+        # Coverage (docs/coverage.md): the components that came from test_meta rather than
+        # flows.yaml, and the dimensions (line, branch, function) the blend was computed over.
+        "components_from_tests": pl.List(pl.String),
+        "dimensions": pl.List(pl.String),
+    }
+)
+
+# One row per component of the day's coverage (docs/coverage.md); component null holds the files
+# that no components.yaml glob matched, so nothing measured is dropped.
+COVERAGE_BY_COMPONENT = pl.Schema(
+    {
+        "day": DAY,
+        "component": pl.String,
+        "files": pl.Int64,
+        "lines_valid": pl.Int64,
+        "lines_covered": pl.Int64,
+        "branches_valid": pl.Int64,
+        "branches_covered": pl.Int64,
+        "functions_valid": pl.Int64,
+        "functions_covered": pl.Int64,
+        "line_rate": pl.Float64,
+        "branch_rate": pl.Float64,
+        "function_rate": pl.Float64,
+        "blended_coverage": pl.Float64,
+        "dimensions": pl.List(pl.String),
+    }
+)
+
+# What the pre-merge gate reads: per component touched by a run, its coverage at the run's sha
+# against the latest coverage of the base branch (docs/coverage.md). status: compared | no_base
+# (the base never measured the component) | no_head (the run's reports do not cover it).
+COVERAGE_DELTA = pl.Schema(
+    {
+        "day": DAY,
+        "run_id": pl.String,
+        "sha": pl.String,
+        "branch": pl.String,
+        "pipeline": pl.String,
+        "base_branch": pl.String,
+        "base_sha": pl.String,
+        "base_run_ids": pl.List(pl.String),
+        "component": pl.String,
+        "changed_files": pl.List(pl.String),
+        "changed_files_line_rate": pl.Float64,
+        "head_files": pl.Int64,
+        "head_line_rate": pl.Float64,
+        "head_branch_rate": pl.Float64,
+        "head_function_rate": pl.Float64,
+        "head_blended": pl.Float64,
+        "base_files": pl.Int64,
+        "base_line_rate": pl.Float64,
+        "base_branch_rate": pl.Float64,
+        "base_function_rate": pl.Float64,
+        "base_blended": pl.Float64,
+        "delta_line_rate": pl.Float64,
+        "delta_blended": pl.Float64,
+        "status": pl.String,
     }
 )
 
@@ -267,6 +336,8 @@ TABLES: dict[str, pl.Schema] = {
     "flow_usage": FLOW_USAGE,
     "flake_stats": FLAKE_STATS,
     "coverage_by_flow": COVERAGE_BY_FLOW,
+    "coverage_by_component": COVERAGE_BY_COMPONENT,
+    "coverage_delta": COVERAGE_DELTA,
     "defect_density": DEFECT_DENSITY,
     "risk_scores": RISK_SCORES,
     "top_n_gaps": TOP_N_GAPS,

@@ -1,0 +1,87 @@
+"""JaCoCo XML (report.dtd 1.0/1.1, with or without `<group>`s).
+
+Per `<sourcefile>` of a `<package>`: its `<line nr mi ci mb cb>` elements give lines (covered
+when ci > 0, as JaCoCo's LINE counter counts a partly covered line as covered) and branches
+(mb + cb per line). Methods live in `<class sourcefilename=...>` elements that precede the
+source files of the same package (DTD 1.0 reports omit `sourcefilename`; the top-level class
+name then names the file); a method is covered when its METHOD counter says so.
+`<sessioninfo>` is recognised but not needed: the run's time comes from run.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from testintel_assets.parsers import ArtifactRejected, Parsed
+from testintel_assets.parsers.coverage.rows import FileCoverage, FrameBuilder, finish
+from testintel_assets.parsers.coverage.streams import stream_xml
+
+
+class _JacocoHandler:
+    def __init__(self, builder: FrameBuilder) -> None:
+        self.builder = builder
+        self.root_seen = False
+        self.package = ""
+        self.class_name = ""
+        self.class_file = ""
+        self.method_key: str | None = None
+        # sourcefilename -> method key -> covered, for the current package
+        self.methods: dict[str, dict[str, bool]] = {}
+        self.file: FileCoverage | None = None
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        if name == "line":
+            if self.file is not None:
+                self._line(attrs)
+        elif name == "counter":
+            if self.method_key is not None and attrs.get("type") == "METHOD":
+                covered = int(attrs.get("covered", "0")) > 0
+                self.methods.setdefault(self.class_file, {})[self.method_key] = covered
+        elif name == "method":
+            self.method_key = f"{self.class_name}.{attrs.get('name', '')}{attrs.get('desc', '')}"
+        elif name == "class":
+            self.class_name = attrs.get("name", "")
+            # DTD 1.0 reports have no sourcefilename: the top-level class names its file.
+            outer_class = self.class_name.rsplit("/", 1)[-1].split("$", 1)[0]
+            self.class_file = attrs.get("sourcefilename") or f"{outer_class}.*"
+        elif name == "sourcefile":
+            filename = attrs.get("name", "")
+            self.file = FileCoverage(f"{self.package}/{filename}" if self.package else filename)
+        elif name == "package":
+            self.package = attrs.get("name", "")
+            self.methods = {}
+        elif not self.root_seen:
+            if name != "report":
+                raise ArtifactRejected(f"not a JaCoCo report: root element <{name}>, expected <report>")
+            self.root_seen = True
+
+    def _line(self, attrs: dict[str, str]) -> None:
+        assert self.file is not None
+        try:
+            number = int(attrs["nr"])
+            instructions_covered = int(attrs.get("ci", "0"))
+            branches_missed = int(attrs.get("mb", "0"))
+            branches_covered = int(attrs.get("cb", "0"))
+        except (KeyError, ValueError) as exc:
+            raise ArtifactRejected(f"JaCoCo <line> without valid nr/mi/ci/mb/cb: {attrs}") from exc
+        self.file.line(number, instructions_covered > 0)
+        if branches_missed or branches_covered:
+            self.file.branch_counts(number, branches_missed + branches_covered, branches_covered)
+
+    def end(self, name: str) -> None:
+        if name == "method":
+            self.method_key = None
+        elif name == "sourcefile" and self.file is not None:
+            filename = self.file.path.rsplit("/", 1)[-1]
+            for source in (filename, f"{filename.rsplit('.', 1)[0]}.*"):
+                for key, covered in self.methods.get(source, {}).items():
+                    self.file.function(key, covered)
+            self.builder.add(self.file)
+            self.file = None
+
+
+def read_jacoco(path: Path) -> Parsed:
+    builder = FrameBuilder("jacoco")
+    handler = _JacocoHandler(builder)
+    stream_xml(path, handler.start, handler.end)
+    return finish(builder)

@@ -1,0 +1,180 @@
+"""Per-file coverage as counts plus the keys behind them, and the union that merges several reports.
+
+Every reader fills a `FileCoverage` per source file: line numbers, branch keys and function keys,
+each marked covered or missed. Counts normally derive from those keys; a format whose producer
+counts in another unit (Clover statements, coverage.py lines it executed but does not count)
+overrides the counts and keeps its keys. `merge_files` then unions reports of the same files
+(sharded CI, one file listed twice in one report) without double counting (docs/coverage.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from testintel_assets.parsers import Parsed
+from testintel_assets.parsers.coverage.paths import normalise_frame
+from testintel_assets.schemas import ARTIFACT_COVERAGE, conform, empty
+
+DIMENSIONS = ("lines", "branches", "functions")
+# Rows are turned into a Polars frame every CHUNK_FILES files so Python objects stay bounded.
+CHUNK_FILES = 2000
+
+
+@dataclass(slots=True)
+class Counts:
+    """A producer's own totals for one file and dimension, when they are not the number of keys."""
+
+    valid: int
+    covered: int
+
+
+@dataclass(slots=True)
+class FileCoverage:
+    """What one report says about one source file; keys map to covered (True) or missed (False)."""
+
+    path: str
+    lines: dict[int, bool] = field(default_factory=dict)
+    branches: dict[str, bool] = field(default_factory=dict)
+    functions: dict[str, bool] = field(default_factory=dict)
+    counts: dict[str, Counts] = field(default_factory=dict)
+    # False when the format gives counts only: the key lists are then null, not empty.
+    has_keys: bool = True
+
+    def line(self, number: int, covered: bool) -> None:
+        self.lines[number] = covered or self.lines.get(number, False)
+
+    def branch(self, key: str, covered: bool) -> None:
+        self.branches[key] = covered or self.branches.get(key, False)
+
+    def function(self, key: str, covered: bool) -> None:
+        self.functions[key] = covered or self.functions.get(key, False)
+
+    def branch_counts(self, line: int, valid: int, covered: int) -> None:
+        """Formats that only count a line's branches (Cobertura, JaCoCo) get positional keys."""
+        for index in range(valid):
+            self.branch(f"{line}#{index}", index < covered)
+
+
+def _split(keys: dict) -> tuple[list, list]:
+    covered = sorted(key for key, hit in keys.items() if hit)
+    missed = sorted(key for key, hit in keys.items() if not hit)
+    return covered, missed
+
+
+class FrameBuilder:
+    """Collects FileCoverage rows and converts them to typed frames in bounded chunks."""
+
+    def __init__(self, format_name: str) -> None:
+        self.format_name = format_name
+        self._rows: list[dict] = []
+        self._frames: list[pl.DataFrame] = []
+
+    def add(self, coverage: FileCoverage) -> None:
+        row: dict = {"source_path": coverage.path, "format": self.format_name}
+        for dimension in DIMENSIONS:
+            covered, missed = _split(getattr(coverage, dimension))
+            counts = coverage.counts.get(dimension) or Counts(len(covered) + len(missed), len(covered))
+            row[f"{dimension}_valid"] = counts.valid
+            row[f"{dimension}_covered"] = counts.covered
+            row[f"covered_{dimension}"] = covered if coverage.has_keys else None
+            row[f"missed_{dimension}"] = missed if coverage.has_keys else None
+        self._rows.append(row)
+        if len(self._rows) >= CHUNK_FILES:
+            self._flush()
+
+    def add_all(self, files: Iterable[FileCoverage]) -> None:
+        for coverage in files:
+            self.add(coverage)
+
+    def _flush(self) -> None:
+        if self._rows:
+            frame = pl.DataFrame(self._rows, schema_overrides=_ROW_TYPES, infer_schema_length=None)
+            self._frames.append(conform(frame, ARTIFACT_COVERAGE))
+            self._rows = []
+
+    def frame(self) -> pl.DataFrame:
+        """All rows so far, `file` still the raw path (the reader normalises it afterwards)."""
+        self._flush()
+        if not self._frames:
+            return empty(ARTIFACT_COVERAGE)
+        return pl.concat(self._frames, how="vertical")
+
+
+_ROW_TYPES = {
+    name: ARTIFACT_COVERAGE[name]
+    for name in ARTIFACT_COVERAGE
+    if name.startswith(("covered_", "missed_")) or name.endswith(("_valid", "_covered"))
+}
+
+
+def _union_expressions(dimension: str) -> list[pl.Expr]:
+    """Union of the keys of one dimension across the rows of a group, corrected for producers
+    whose counts differ from their key lists (the largest per-row excess is subtracted)."""
+    covered, missed = f"covered_{dimension}", f"missed_{dimension}"
+    valid_count, covered_count = f"{dimension}_valid", f"{dimension}_covered"
+    seen = pl.concat_list(pl.col(covered).fill_null([]), pl.col(missed).fill_null([]))
+    return [
+        pl.col(covered).is_not_null().all().alias(f"_{dimension}_keyed"),
+        pl.col(covered).explode().drop_nulls().unique().sort().alias(f"_{dimension}_cov"),
+        seen.explode().drop_nulls().unique().sort().alias(f"_{dimension}_seen"),
+        (pl.col(covered).list.len() - pl.col(covered_count)).max().alias(f"_{dimension}_cov_excess"),
+        (seen.list.len() - pl.col(valid_count)).max().alias(f"_{dimension}_seen_excess"),
+        pl.col(valid_count).max().alias(f"_{dimension}_valid_max"),
+        pl.col(covered_count).max().alias(f"_{dimension}_covered_max"),
+    ]
+
+
+def _finish_union(dimension: str) -> list[pl.Expr]:
+    prefix = f"_{dimension}"
+    keyed = pl.col(f"{prefix}_keyed")
+    union_valid = pl.col(f"{prefix}_seen").list.len() - pl.col(f"{prefix}_seen_excess")
+    union_covered = pl.col(f"{prefix}_cov").list.len() - pl.col(f"{prefix}_cov_excess")
+    valid = (
+        pl.when(keyed)
+        .then(pl.max_horizontal(union_valid, pl.col(f"{prefix}_valid_max")))
+        .otherwise(pl.col(f"{prefix}_valid_max"))
+    )
+    covered = (
+        pl.when(keyed)
+        .then(pl.max_horizontal(union_covered, pl.col(f"{prefix}_covered_max")))
+        .otherwise(pl.col(f"{prefix}_covered_max"))
+    )
+    return [
+        valid.cast(pl.Int64).alias(f"{dimension}_valid"),
+        pl.min_horizontal(covered, valid).cast(pl.Int64).alias(f"{dimension}_covered"),
+        pl.when(keyed).then(pl.col(f"{prefix}_cov")).alias(f"covered_{dimension}"),
+        pl.when(keyed)
+        .then(pl.col(f"{prefix}_seen").list.set_difference(pl.col(f"{prefix}_cov")))
+        .alias(f"missed_{dimension}"),
+    ]
+
+
+def merge_files(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """One row per `keys` group: key lists unioned, counts recomputed from the union.
+
+    Columns outside the coverage counts and lists take their first value in the group, so the
+    caller sorts by preference first (e.g. the latest run first).
+    """
+    if frame.is_empty() or not frame.select(pl.struct(keys).is_duplicated().any()).item():
+        return frame
+    coverage_columns = {
+        f"{dimension}_{suffix}" for dimension in DIMENSIONS for suffix in ("valid", "covered")
+    } | {f"{state}_{dimension}" for dimension in DIMENSIONS for state in ("covered", "missed")}
+    passthrough = [name for name in frame.columns if name not in coverage_columns and name not in keys]
+    merged = frame.group_by(keys, maintain_order=True).agg(
+        *[pl.col(name).first() for name in passthrough],
+        *[expr for dimension in DIMENSIONS for expr in _union_expressions(dimension)],
+    )
+    merged = merged.with_columns(
+        *[expr for dimension in DIMENSIONS for expr in _finish_union(dimension)]
+    ).select(frame.columns)
+    return merged.cast(dict(frame.schema))
+
+
+def finish(builder: FrameBuilder, roots: Sequence[str] = ()) -> Parsed:
+    """Normalise the paths of a report's rows and merge files the report lists more than once."""
+    frame = normalise_frame(builder.frame(), roots)
+    return Parsed(coverage=merge_files(frame, ["file"]))
