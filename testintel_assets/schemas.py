@@ -277,6 +277,15 @@ DEFECT_DENSITY = pl.Schema(
     }
 )
 
+CHANGE_RATE = pl.Schema(
+    {
+        "day": DAY,
+        "flow": pl.String,
+        "changes": pl.Int64,
+        "change_norm": pl.Float64,
+    }
+)
+
 RISK_SCORES = pl.Schema(
     {
         "day": DAY,
@@ -339,6 +348,7 @@ TABLES: dict[str, pl.Schema] = {
     "coverage_by_component": COVERAGE_BY_COMPONENT,
     "coverage_delta": COVERAGE_DELTA,
     "defect_density": DEFECT_DENSITY,
+    "change_rate": CHANGE_RATE,
     "risk_scores": RISK_SCORES,
     "top_n_gaps": TOP_N_GAPS,
     "release_readiness": RELEASE_READINESS,
