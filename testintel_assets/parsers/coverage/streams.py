@@ -69,14 +69,16 @@ def stream_xml(
     parser.UnparsedEntityDeclHandler = _refuse_entity
     parser.ExternalEntityRefHandler = _refuse_external
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    at_end = False
     try:
         with path.open("rb") as handle:
             while chunk := handle.read(CHUNK_BYTES):
                 parser.Parse(chunk, False)
+            at_end = True
             parser.Parse(b"", True)
     except expat.ExpatError as exc:
         reason = expat.ErrorString(exc.code)
-        hint = " (truncated file?)" if reason == "no element found" else ""
+        hint = " (the file ends early: truncated?)" if at_end else ""
         if reason == "not well-formed (invalid token)":
             hint = " (not UTF-8, or not XML?)"
         raise ArtifactRejected(
