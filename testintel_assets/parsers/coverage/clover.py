@@ -13,7 +13,7 @@ from pathlib import Path
 
 from testintel_assets.parsers import ArtifactRejected, Parsed
 from testintel_assets.parsers.coverage.rows import Counts, FileCoverage, FrameBuilder, finish
-from testintel_assets.parsers.coverage.streams import stream_xml
+from testintel_assets.parsers.coverage.streams import XmlHandler, stream_xml
 
 _METRICS = {"lines": "statements", "branches": "conditionals", "functions": "methods"}
 
@@ -22,12 +22,13 @@ def _count(attrs: dict[str, str], name: str) -> int:
     return int(attrs.get(name, "0") or 0)
 
 
-class _CloverHandler:
+class _CloverHandler(XmlHandler):
     def __init__(self, builder: FrameBuilder) -> None:
         self.builder = builder
         self.stack: list[str] = []
         self.in_project = False
         self.file: FileCoverage | None = None
+        self.end = self._end
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         parent = self.stack[-1] if self.stack else None
@@ -64,7 +65,7 @@ class _CloverHandler:
             self.file.branch(f"{number}:true", true_count > 0)
             self.file.branch(f"{number}:false", false_count > 0)
 
-    def end(self, name: str) -> None:
+    def _end(self, name: str) -> None:
         self.stack.pop()
         if name == "project":
             self.in_project = False
@@ -76,5 +77,5 @@ class _CloverHandler:
 def read_clover(path: Path) -> Parsed:
     builder = FrameBuilder("clover")
     handler = _CloverHandler(builder)
-    stream_xml(path, handler.start, handler.end)
+    stream_xml(path, handler)
     return finish(builder)

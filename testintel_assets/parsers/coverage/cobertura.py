@@ -12,11 +12,7 @@ from pathlib import Path
 
 from testintel_assets.parsers import ArtifactRejected, Parsed
 from testintel_assets.parsers.coverage.rows import FileCoverage, FrameBuilder, finish
-from testintel_assets.parsers.coverage.streams import stream_xml
-
-
-def _hit(hits: str) -> bool:
-    return hits != "0" and float(hits) > 0
+from testintel_assets.parsers.coverage.streams import XmlHandler, stream_xml
 
 
 def _conditions(text: str) -> tuple[int, int]:
@@ -25,7 +21,11 @@ def _conditions(text: str) -> tuple[int, int]:
     return int(float(covered)), int(float(valid))
 
 
-class _CoberturaHandler:
+class _CoberturaHandler(XmlHandler):
+    """Start events only once inside <packages> (an end callback per element would cost a third
+    of the time): a method ends where the next method, the class's own <lines> or the next class
+    starts; a package where the next one starts or the document ends."""
+
     def __init__(self, builder: FrameBuilder) -> None:
         self.builder = builder
         self.roots: list[str] = []
@@ -37,24 +37,43 @@ class _CoberturaHandler:
         self.class_has_lines = False
         self.method_key: str | None = None
         self.method_hit = False
-        self.method_lines: list[tuple[int, bool, str | None]] = []
+        self.method_lines_next = False
+        self.method_lines: list[dict[str, str]] = []
+        self.end = self._end_in_prolog
+        self.text = self._text_in_prolog
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         if name == "line":
-            self._line(attrs)
+            if self.method_key is not None:  # kept for classes without their own <lines>
+                self.method_lines.append(attrs)
+                if not self.method_hit:
+                    self.method_hit = self._hit(attrs)
+            elif self.file is not None:
+                self._add_line(attrs)
+        elif name == "lines":
+            if self.method_lines_next:
+                self.method_lines_next = False
+            else:
+                self._close_method()
+                self.class_has_lines = True
         elif name == "method":
+            self._close_method()
             self.method_key = f"{self.class_name}::{attrs.get('name', '')}{attrs.get('signature', '')}"
             self.method_hit = float(attrs.get("line-rate", "0") or 0) > 0
-        elif name == "lines" and self.method_key is None:
-            self.class_has_lines = True
+            self.method_lines_next = True
         elif name == "class":
+            self._close_class()
             filename = attrs.get("filename") or attrs.get("name")
             if not filename:
                 raise ArtifactRejected("Cobertura <class> without a filename attribute")
             self.file = self.files.get(filename) or self.files.setdefault(filename, FileCoverage(filename))
             self.class_name = attrs.get("name", "")
             self.class_has_lines = False
-            self.method_lines = []
+        elif name == "package":
+            self.flush()
+        elif name == "packages":  # past the <sources>: no more end or text events needed
+            self.parser.EndElementHandler = None
+            self.parser.CharacterDataHandler = None
         elif name == "source":
             self.in_source = True
             self.roots.append("")
@@ -63,45 +82,50 @@ class _CoberturaHandler:
                 raise ArtifactRejected(f"not a Cobertura report: root element <{name}>, expected <coverage>")
             self.root_seen = True
 
-    def _line(self, attrs: dict[str, str]) -> None:
-        if self.file is None:
-            return
+    @staticmethod
+    def _hit(attrs: dict[str, str]) -> bool:
+        hits = attrs.get("hits", "0")
+        try:
+            return hits != "0" and float(hits) > 0
+        except ValueError as exc:
+            raise ArtifactRejected(f"Cobertura <line> with hits={hits!r}") from exc
+
+    def _add_line(self, attrs: dict[str, str]) -> None:
+        assert self.file is not None
         try:
             number = int(attrs["number"])
-            hit = _hit(attrs.get("hits", "0"))
         except (KeyError, ValueError) as exc:
-            raise ArtifactRejected(f"Cobertura <line> without a valid number/hits: {attrs}") from exc
+            raise ArtifactRejected(f"Cobertura <line> without a valid number: {attrs}") from exc
+        self.file.line(number, self._hit(attrs))
         conditions = attrs.get("condition-coverage")
-        if self.method_key is not None:
-            self.method_hit = self.method_hit or hit
-            self.method_lines.append((number, hit, conditions))
-            return
-        self._add_line(number, hit, conditions)
-
-    def _add_line(self, number: int, hit: bool, conditions: str | None) -> None:
-        assert self.file is not None
-        self.file.line(number, hit)
         if conditions:
             covered, valid = _conditions(conditions)
             self.file.branch_counts(number, valid, covered)
 
-    def end(self, name: str) -> None:
-        if name == "method":
-            if self.file is not None and self.method_key is not None:
-                self.file.function(self.method_key, self.method_hit)
-            self.method_key = None
-        elif name == "class":
-            if not self.class_has_lines:
-                for line in self.method_lines:
-                    self._add_line(*line)
-            self.file = None
-        elif name == "package":
-            self.builder.add_all(self.files.values())
-            self.files = {}
-        elif name == "source":
+    def _close_method(self) -> None:
+        if self.method_key is not None and self.file is not None:
+            self.file.function(self.method_key, self.method_hit)
+        self.method_key = None
+        self.method_lines_next = False
+
+    def _close_class(self) -> None:
+        self._close_method()
+        if self.file is not None and not self.class_has_lines:
+            for attrs in self.method_lines:
+                self._add_line(attrs)
+        self.method_lines = []
+        self.file = None
+
+    def flush(self) -> None:
+        self._close_class()
+        self.builder.add_all(self.files.values())
+        self.files = {}
+
+    def _end_in_prolog(self, name: str) -> None:
+        if name == "source":
             self.in_source = False
 
-    def text(self, data: str) -> None:
+    def _text_in_prolog(self, data: str) -> None:
         if self.in_source:
             self.roots[-1] += data
 
@@ -109,6 +133,6 @@ class _CoberturaHandler:
 def read_cobertura_format(path: Path, format_name: str) -> Parsed:
     builder = FrameBuilder(format_name)
     handler = _CoberturaHandler(builder)
-    stream_xml(path, handler.start, handler.end, handler.text)
-    builder.add_all(handler.files.values())  # classes outside any <package>
+    stream_xml(path, handler)
+    handler.flush()
     return finish(builder, handler.roots)

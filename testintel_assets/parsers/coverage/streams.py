@@ -50,21 +50,30 @@ def _refuse_external(*_args: object) -> int:
     raise ArtifactRejected("XML references an external entity; refused")
 
 
-def stream_xml(
-    path: Path,
-    start: Callable[[str, dict[str, str]], None],
-    end: Callable[[str], None] | None = None,
-    text: Callable[[str], None] | None = None,
-) -> None:
-    """Feed the file to expat in chunks; `start`/`end`/`text` see every element and text run."""
+class XmlHandler:
+    """Callbacks for `stream_xml`. `end` and `text` are optional because each Python callback per
+    element costs time: a handler may also drop them mid-stream through `parser` (set before
+    parsing), e.g. once past the part of the document that needs them."""
+
+    parser: Any = None
+    end: Callable[[str], None] | None = None
+    text: Callable[[str], None] | None = None
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        raise NotImplementedError
+
+
+def stream_xml(path: Path, handler: XmlHandler) -> None:
+    """Feed the file to expat in chunks; the handler sees every element (and text run)."""
     require_content(path)
     parser = expat.ParserCreate()
-    parser.StartElementHandler = start
-    if end is not None:
-        parser.EndElementHandler = end
-    if text is not None:
+    handler.parser = parser
+    parser.StartElementHandler = handler.start
+    if handler.end is not None:
+        parser.EndElementHandler = handler.end
+    if handler.text is not None:
         parser.buffer_text = True
-        parser.CharacterDataHandler = text
+        parser.CharacterDataHandler = handler.text
     parser.EntityDeclHandler = _refuse_entity
     parser.UnparsedEntityDeclHandler = _refuse_entity
     parser.ExternalEntityRefHandler = _refuse_external
