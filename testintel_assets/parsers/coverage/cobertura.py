@@ -86,7 +86,7 @@ class _CoberturaHandler(XmlHandler):
     def _hit(attrs: dict[str, str]) -> bool:
         hits = attrs.get("hits", "0")
         try:
-            return hits != "0" and float(hits) > 0
+            return hits != "0" and (hits[0] in "123456789" or float(hits) > 0)
         except ValueError as exc:
             raise ArtifactRejected(f"Cobertura <line> with hits={hits!r}") from exc
 
@@ -96,7 +96,10 @@ class _CoberturaHandler(XmlHandler):
             number = int(attrs["number"])
         except (KeyError, ValueError) as exc:
             raise ArtifactRejected(f"Cobertura <line> without a valid number: {attrs}") from exc
-        self.file.line(number, self._hit(attrs))
+        if self._hit(attrs):
+            self.file.lines[number] = True
+        else:
+            self.file.lines.setdefault(number, False)
         conditions = attrs.get("condition-coverage")
         if conditions:
             covered, valid = _conditions(conditions)

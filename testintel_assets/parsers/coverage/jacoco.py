@@ -34,9 +34,20 @@ class _JacocoHandler(XmlHandler):
         self.file: FileCoverage | None = None
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
-        if name == "line":
-            if self.file is not None:
-                self._line(attrs)
+        if name == "line":  # the hot path: one call per covered source line, kept inline
+            if self.file is None:
+                return
+            try:
+                number = int(attrs["nr"])
+                if attrs.get("ci", "0") != "0":
+                    self.file.lines[number] = True
+                else:
+                    self.file.lines.setdefault(number, False)
+                missed, covered = attrs.get("mb", "0"), attrs.get("cb", "0")
+                if missed != "0" or covered != "0":
+                    self.file.branch_counts(number, int(missed) + int(covered), int(covered))
+            except (KeyError, ValueError) as exc:
+                raise ArtifactRejected(f"JaCoCo <line> without valid nr/mi/ci/mb/cb: {attrs}") from exc
         elif name == "counter":
             if self.method_key is not None and attrs.get("type") == "METHOD":
                 covered = int(attrs.get("covered", "0")) > 0
@@ -62,19 +73,6 @@ class _JacocoHandler(XmlHandler):
             if name != "report":
                 raise ArtifactRejected(f"not a JaCoCo report: root element <{name}>, expected <report>")
             self.root_seen = True
-
-    def _line(self, attrs: dict[str, str]) -> None:
-        assert self.file is not None
-        try:
-            number = int(attrs["nr"])
-            instructions_covered = int(attrs.get("ci", "0"))
-            branches_missed = int(attrs.get("mb", "0"))
-            branches_covered = int(attrs.get("cb", "0"))
-        except (KeyError, ValueError) as exc:
-            raise ArtifactRejected(f"JaCoCo <line> without valid nr/mi/ci/mb/cb: {attrs}") from exc
-        self.file.line(number, instructions_covered > 0)
-        if branches_missed or branches_covered:
-            self.file.branch_counts(number, branches_missed + branches_covered, branches_covered)
 
     def flush(self) -> None:
         if self.file is None:

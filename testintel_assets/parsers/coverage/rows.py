@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import not_
 
 import polars as pl
+import pyarrow as pa
 
 from testintel_assets.parsers import Parsed
 from testintel_assets.parsers.coverage.paths import normalise_frame
@@ -58,31 +61,42 @@ class FileCoverage:
             self.branch(f"{line}#{index}", index < covered)
 
 
-def _split(keys: dict) -> tuple[list, list]:
-    covered = sorted(key for key, hit in keys.items() if hit)
-    missed = sorted(key for key, hit in keys.items() if not hit)
-    return covered, missed
+_KEY_TYPES = {"lines": pa.int32(), "branches": pa.string(), "functions": pa.string()}
 
 
 class FrameBuilder:
-    """Collects FileCoverage rows and converts them to typed frames in bounded chunks."""
+    """Collects FileCoverage rows column by column and turns each chunk into a typed frame
+    through Arrow list arrays (flat values + offsets), which costs far less than nested lists."""
 
     def __init__(self, format_name: str) -> None:
         self.format_name = format_name
-        self._rows: list[dict] = []
         self._frames: list[pl.DataFrame] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self._paths: list[str] = []
+        self._keyed: list[bool] = []
+        self._counts: dict[str, list[int]] = {
+            f"{dimension}_{state}": [] for dimension in DIMENSIONS for state in ("valid", "covered")
+        }
+        self._values: dict[str, list] = {f"{s}_{d}": [] for d in DIMENSIONS for s in ("covered", "missed")}
+        self._offsets: dict[str, list[int]] = {name: [0] for name in self._values}
 
     def add(self, coverage: FileCoverage) -> None:
-        row: dict = {"source_path": coverage.path, "format": self.format_name}
+        self._paths.append(coverage.path)
+        self._keyed.append(coverage.has_keys)
         for dimension in DIMENSIONS:
-            covered, missed = _split(getattr(coverage, dimension))
-            counts = coverage.counts.get(dimension) or Counts(len(covered) + len(missed), len(covered))
-            row[f"{dimension}_valid"] = counts.valid
-            row[f"{dimension}_covered"] = counts.covered
-            row[f"covered_{dimension}"] = covered if coverage.has_keys else None
-            row[f"missed_{dimension}"] = missed if coverage.has_keys else None
-        self._rows.append(row)
-        if len(self._rows) >= CHUNK_FILES:
+            keys: dict = getattr(coverage, dimension)
+            covered = sorted(compress(keys, keys.values()))
+            missed = sorted(compress(keys, map(not_, keys.values())))
+            counts = coverage.counts.get(dimension) or Counts(len(keys), len(covered))
+            self._counts[f"{dimension}_valid"].append(counts.valid)
+            self._counts[f"{dimension}_covered"].append(counts.covered)
+            for state, values in (("covered", covered), ("missed", missed)):
+                column = f"{state}_{dimension}"
+                self._values[column].extend(values)
+                self._offsets[column].append(len(self._values[column]))
+        if len(self._paths) >= CHUNK_FILES:
             self._flush()
 
     def add_all(self, files: Iterable[FileCoverage]) -> None:
@@ -90,24 +104,27 @@ class FrameBuilder:
             self.add(coverage)
 
     def _flush(self) -> None:
-        if self._rows:
-            frame = pl.DataFrame(self._rows, schema_overrides=_ROW_TYPES, infer_schema_length=None)
-            self._frames.append(conform(frame, ARTIFACT_COVERAGE))
-            self._rows = []
+        if not self._paths:
+            return
+        nulls = pa.array([not keyed for keyed in self._keyed], pa.bool_()) if not all(self._keyed) else None
+        columns: dict[str, pa.Array] = {"source_path": pa.array(self._paths, pa.string())}
+        columns |= {name: pa.array(values, pa.int64()) for name, values in self._counts.items()}
+        for name, values in self._values.items():
+            columns[name] = pa.ListArray.from_arrays(
+                pa.array(self._offsets[name], pa.int32()),
+                pa.array(values, _KEY_TYPES[name.split("_", 1)[1]]),
+                mask=nulls,
+            )
+        frame = pl.from_arrow(pa.table(columns)).with_columns(pl.lit(self.format_name).alias("format"))
+        self._frames.append(conform(frame, ARTIFACT_COVERAGE))
+        self._reset()
 
     def frame(self) -> pl.DataFrame:
-        """All rows so far, `file` still the raw path (the reader normalises it afterwards)."""
+        """All rows so far, the raw path in `source_path` (the reader normalises it afterwards)."""
         self._flush()
         if not self._frames:
             return empty(ARTIFACT_COVERAGE)
         return pl.concat(self._frames, how="vertical")
-
-
-_ROW_TYPES = {
-    name: ARTIFACT_COVERAGE[name]
-    for name in ARTIFACT_COVERAGE
-    if name.startswith(("covered_", "missed_")) or name.endswith(("_valid", "_covered"))
-}
 
 
 def _union_expressions(dimension: str) -> list[pl.Expr]:
