@@ -6,8 +6,8 @@ Contenders, each in its own subprocess so peak RSS is its own:
 - baseline: `xml.etree.ElementTree.iterparse` (the C parser) counting end events and clearing
   each element, with no other work: the bare streaming parse the issue names;
 - ours: `read_cobertura` / `read_jacoco`, i.e. defused expat, per-line keys, Polars rows.
-Prints wall seconds (median of --repeat), MB/s, source files/s, peak RSS, and the ratio to the
-baseline. The machine is shared (2 cores, other jobs running): expect noise of 10-20%.
+Prints wall seconds (median of --repeat), MB/s, source files/s, peak RSS (and how much of it is
+the interpreter plus imports, measured before parsing), and the ratio to the baseline. The machine is shared (2 cores, other jobs running): expect noise of 10-20%.
 """
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ def _write_jacoco(path: Path, target_bytes: int, rng: random.Random) -> int:
                     for number in range(method * 40 + 1, method * 40 + rng.randint(5, 35)):
                         ci = rng.choice((0, 3, 7))
                         mb, cb = (rng.randint(0, 2), rng.randint(0, 2)) if rng.random() < 0.15 else (0, 0)
-                        lines.append(f'<line nr="{number}" mi="{3 - min(ci, 3)}" ci="{ci}" mb="{mb}" cb="{cb}"/>')
+                        lines.append(
+                            f'<line nr="{number}" mi="{3 - min(ci, 3)}" ci="{ci}" mb="{mb}" cb="{cb}"/>'
+                        )
                 out.write('<counter type="CLASS" missed="0" covered="1"/></class>\n')
                 sources.append(
                     f'<sourcefile name="{name}.java">\n'
@@ -121,11 +123,16 @@ def _ours(kind: str) -> Callable[[Path], int]:
 def _child(contender: str, kind: str, path: Path) -> None:
     # Imports (polars, ~0.4 s) are a once-per-process cost, outside the timed parse.
     parse = _baseline if contender == "baseline" else _ours(kind)
+    imported_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     result = parse(path)
     wall = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"wall": wall, "result": result, "peak_mib": peak_kib / 1024}))
+    print(
+        json.dumps(
+            {"wall": wall, "result": result, "peak_mib": peak_kib / 1024, "import_mib": imported_kib / 1024}
+        )
+    )
 
 
 def _run(contender: str, kind: str, path: Path) -> dict:
@@ -149,7 +156,10 @@ def main() -> None:
         return
     DATA.mkdir(exist_ok=True)
     print("shared 2-core machine: numbers are noisy (10-20%); medians of", args.repeat, "runs\n")
-    header = f"{'report':<10} {'contender':<9} {'wall s':>7} {'MB/s':>6} {'files/s':>8} {'peak MiB':>9} {'ratio':>6}"
+    header = (
+        f"{'report':<10} {'contender':<9} {'wall s':>7} {'MB/s':>6} {'files/s':>8} "
+        f"{'peak MiB':>9} {'of which imports':>17} {'ratio':>6}"
+    )
     print(header)
     for kind, writer in (("cobertura", _write_cobertura), ("jacoco", _write_jacoco)):
         path = DATA / f"bench-{kind}-{args.mb:g}mb.xml"
@@ -164,6 +174,7 @@ def main() -> None:
             results[contender] = {
                 "wall": statistics.median(run["wall"] for run in runs),
                 "peak": max(run["peak_mib"] for run in runs),
+                "import": max(run["import_mib"] for run in runs),
                 "result": runs[0]["result"],
             }
         if results["ours"]["result"] != files:
@@ -172,7 +183,7 @@ def main() -> None:
             ratio = result["wall"] / results["baseline"]["wall"]
             print(
                 f"{kind:<10} {contender:<9} {result['wall']:7.2f} {size_mb / result['wall']:6.1f} "
-                f"{files / result['wall']:8.0f} {result['peak']:9.0f} {ratio:6.2f}"
+                f"{files / result['wall']:8.0f} {result['peak']:9.0f} {result['import']:17.0f} {ratio:6.2f}"
             )
         print(f"{'':<10} ({size_mb:.1f} MB, {files} source files)")
 

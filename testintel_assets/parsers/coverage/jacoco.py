@@ -32,17 +32,19 @@ class _JacocoHandler(XmlHandler):
         # sourcefilename -> method key -> covered, for the current package
         self.methods: dict[str, dict[str, bool]] = {}
         self.file: FileCoverage | None = None
+        self.lines: dict[int, bool] | None = None  # the current file's, bound for the hot path
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         if name == "line":  # the hot path: one call per covered source line, kept inline
-            if self.file is None:
+            lines = self.lines
+            if lines is None:
                 return
             try:
                 number = int(attrs["nr"])
                 if attrs.get("ci", "0") != "0":
-                    self.file.lines[number] = True
+                    lines[number] = True
                 else:
-                    self.file.lines.setdefault(number, False)
+                    lines.setdefault(number, False)
                 missed, covered = attrs.get("mb", "0"), attrs.get("cb", "0")
                 if missed != "0" or covered != "0":
                     self.file.branch_counts(number, int(missed) + int(covered), int(covered))
@@ -65,6 +67,7 @@ class _JacocoHandler(XmlHandler):
             self.flush()
             filename = attrs.get("name", "")
             self.file = FileCoverage(f"{self.package}/{filename}" if self.package else filename)
+            self.lines = self.file.lines
         elif name == "package":
             self.flush()
             self.package = attrs.get("name", "")
@@ -82,7 +85,7 @@ class _JacocoHandler(XmlHandler):
             for key, covered in self.methods.get(source, {}).items():
                 self.file.function(key, covered)
         self.builder.add(self.file)
-        self.file = None
+        self.file, self.lines = None, None
 
 
 def read_jacoco(path: Path) -> Parsed:
