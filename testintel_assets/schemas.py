@@ -218,18 +218,11 @@ COVERAGE_BY_COMPONENT = pl.Schema(
     {
         "day": DAY,
         "component": pl.String,
-        "files": pl.Int64,
-        "lines_valid": pl.Int64,
-        "lines_covered": pl.Int64,
-        "branches_valid": pl.Int64,
-        "branches_covered": pl.Int64,
-        "functions_valid": pl.Int64,
-        "functions_covered": pl.Int64,
-        "line_rate": pl.Float64,
-        "branch_rate": pl.Float64,
-        "function_rate": pl.Float64,
-        "blended_coverage": pl.Float64,
-        "dimensions": pl.List(pl.String),
+        **{
+            name: dtype
+            for name, dtype in COVERAGE_BY_FLOW.items()
+            if name not in ("day", "flow", "components", "components_from_tests")
+        },
     }
 )
 

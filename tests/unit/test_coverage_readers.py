@@ -151,6 +151,16 @@ def test_cobertura_file_split_over_classes_counts_each_line_once(tmp_path: Path)
     assert (row["functions_valid"], row["functions_covered"]) == (1, 1)
 
 
+def test_cobertura_float_hits(tmp_path: Path) -> None:
+    """Some exporters write hits as floats; "0.0" is not a hit, "0.5" is."""
+    text = """<coverage line-rate="0.5"><packages><package name="p"><classes>
+      <class name="A" filename="a.py"><lines><line number="1" hits="0.0"/><line number="2" hits="0.5"/>
+      <line number="3" hits="00"/><line number="4" hits="1.0"/></lines></class>
+    </classes></package></packages></coverage>"""
+    row = cov.read_cobertura(_write(tmp_path, "f.xml", text)).coverage.row(0, named=True)
+    assert row["covered_lines"] == [2, 4] and row["missed_lines"] == [1, 3]
+
+
 def test_istanbul_final_with_data_wrapper_and_bom(tmp_path: Path) -> None:
     entry = (
         '{"path": "/home/runner/work/shop/shop/web/src/a.js", "statementMap": '
