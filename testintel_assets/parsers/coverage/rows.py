@@ -175,8 +175,15 @@ def merge_files(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     Columns outside the coverage counts and lists take their first value in the group, so the
     caller sorts by preference first (e.g. the latest run first).
     """
-    if frame.is_empty() or not frame.select(pl.struct(keys).is_duplicated().any()).item():
+    duplicated = frame.select(pl.struct(keys).is_duplicated()).to_series() if frame.height else None
+    if duplicated is None or not duplicated.any():
         return frame
+    single, repeated = frame.filter(~duplicated), frame.filter(duplicated)
+    return pl.concat([single, _union(repeated, keys)], how="vertical")
+
+
+def _union(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """The merge proper, for the rows whose keys repeat."""
     coverage_columns = {
         f"{dimension}_{suffix}" for dimension in DIMENSIONS for suffix in ("valid", "covered")
     } | {f"{state}_{dimension}" for dimension in DIMENSIONS for state in ("covered", "missed")}
