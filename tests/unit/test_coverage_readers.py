@@ -161,6 +161,17 @@ def test_cobertura_float_hits(tmp_path: Path) -> None:
     assert row["covered_lines"] == [2, 4] and row["missed_lines"] == [1, 3]
 
 
+def test_jacoco_lines_in_any_attribute_order(tmp_path: Path) -> None:
+    """JaCoCo writes nr, mi, ci, mb, cb in order (the fast path); other writers may not."""
+    text = """<report name="r"><package name="com/a"><sourcefile name="A.java">
+      <line nr="1" mi="0" ci="3" mb="1" cb="1"/><line ci="0" nr="2" mi="2"/>
+      <line cb="2" mb="0" ci="1" mi="0" nr="3"/></sourcefile></package></report>"""
+    row = cov.read_jacoco(_write(tmp_path, "j.xml", text)).coverage.row(0, named=True)
+    assert row["file"] == "com/a/A.java"
+    assert row["covered_lines"] == [1, 3] and row["missed_lines"] == [2]
+    assert (row["branches_valid"], row["branches_covered"]) == (4, 3)
+
+
 def test_istanbul_final_with_data_wrapper_and_bom(tmp_path: Path) -> None:
     entry = (
         '{"path": "/home/runner/work/shop/shop/web/src/a.js", "statementMap": '

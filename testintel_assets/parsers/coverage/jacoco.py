@@ -18,6 +18,7 @@ from testintel_assets.parsers.coverage.streams import XmlHandler, stream_xml
 
 
 class _JacocoHandler(XmlHandler):
+    ordered_attributes = True  # [name, value, ...]: expat builds no dict per line
     """Start events only (an end callback per element would cost a third of the time): a method
     ends with its METHOD counter, the last one JaCoCo writes for it; a source file ends where the
     next source file or package starts, or the document ends."""
@@ -34,23 +35,31 @@ class _JacocoHandler(XmlHandler):
         self.file: FileCoverage | None = None
         self.lines: dict[int, bool] | None = None  # the current file's, bound for the hot path
 
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        if name == "line":  # the hot path: one call per covered source line, kept inline
+    def start(self, name: str, ordered: list[str]) -> None:
+        if name == "line":  # the hot path: one call per source line, kept inline
             lines = self.lines
             if lines is None:
                 return
+            # JaCoCo writes nr, mi, ci, mb, cb in this order; any other layout takes the slow path.
+            if len(ordered) == 10 and ordered[4] == "ci" and ordered[8] == "cb":
+                nr, instructions_covered, missed, covered = ordered[1], ordered[5], ordered[7], ordered[9]
+            else:
+                attrs = dict(zip(ordered[::2], ordered[1::2], strict=False))
+                nr, instructions_covered = attrs.get("nr", ""), attrs.get("ci", "0")
+                missed, covered = attrs.get("mb", "0"), attrs.get("cb", "0")
             try:
-                number = int(attrs["nr"])
-                if attrs.get("ci", "0") != "0":
+                number = int(nr)
+                if instructions_covered != "0":
                     lines[number] = True
                 else:
                     lines.setdefault(number, False)
-                missed, covered = attrs.get("mb", "0"), attrs.get("cb", "0")
                 if missed != "0" or covered != "0":
                     self.file.branch_counts(number, int(missed) + int(covered), int(covered))
-            except (KeyError, ValueError) as exc:
-                raise ArtifactRejected(f"JaCoCo <line> without valid nr/mi/ci/mb/cb: {attrs}") from exc
-        elif name == "counter":
+            except ValueError as exc:
+                raise ArtifactRejected(f"JaCoCo <line> without valid nr/ci/mb/cb: {ordered}") from exc
+            return
+        attrs = dict(zip(ordered[::2], ordered[1::2], strict=False))
+        if name == "counter":
             if self.method_key is not None and attrs.get("type") == "METHOD":
                 covered = int(attrs.get("covered", "0")) > 0
                 self.methods.setdefault(self.class_file, {})[self.method_key] = covered

@@ -57,8 +57,13 @@ class FileCoverage:
 
     def branch_counts(self, line: int, valid: int, covered: int) -> None:
         """Formats that only count a line's branches (Cobertura, JaCoCo) get positional keys."""
+        branches = self.branches
         for index in range(valid):
-            self.branch(f"{line}#{index}", index < covered)
+            key = f"{line}#{index}"
+            if index < covered:
+                branches[key] = True
+            else:
+                branches.setdefault(key, False)
 
 
 _KEY_TYPES = {"lines": pa.int32(), "branches": pa.string(), "functions": pa.string()}

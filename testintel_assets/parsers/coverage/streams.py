@@ -51,11 +51,13 @@ def _refuse_external(*_args: object) -> int:
 
 
 class XmlHandler:
-    """Callbacks for `stream_xml`. `end` and `text` are optional because each Python callback per
+    """Callbacks for `stream_xml` (attributes as a dict, or as [name, value, ...] when
+    `ordered_attributes`). `end` and `text` are optional because each Python callback per
     element costs time: a handler may also drop them mid-stream through `parser` (set before
     parsing), e.g. once past the part of the document that needs them."""
 
     parser: Any = None
+    ordered_attributes = False
     end: Callable[[str], None] | None = None
     text: Callable[[str], None] | None = None
 
@@ -68,6 +70,7 @@ def stream_xml(path: Path, handler: XmlHandler) -> None:
     require_content(path)
     parser = expat.ParserCreate()
     handler.parser = parser
+    parser.ordered_attributes = handler.ordered_attributes
     parser.StartElementHandler = handler.start
     if handler.end is not None:
         parser.EndElementHandler = handler.end
