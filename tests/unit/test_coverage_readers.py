@@ -100,7 +100,17 @@ def test_declared_latin1_xml_is_read(tmp_path: Path) -> None:
         (cov.read_coveragepy_json, '{"files": {}}', "no 'meta'"),
         (cov.read_coveragepy_json, '{"meta": {}, "files": {"a.py": {"summary": {}}}}', "malformed"),
         (cov.read_coveragepy_json, b'{"meta": {"v": "\xff"}}', "not UTF-8"),
-        (cov.read_jacoco, "<report><package name='p'><sourcefile name='A.java'><line nr='x'/>", "nr"),
+        (
+            cov.read_jacoco,
+            "<report><package name='p'><sourcefile name='A.java'><line nr='x'/></sourcefile></package></report>",
+            "line number is not an integer",
+        ),
+        (
+            cov.read_cobertura,
+            "<coverage line-rate='1'><packages><package><classes><class filename='a'><lines>"
+            "<line number='1.5' hits='1'/></lines></class></classes></package></packages></coverage>",
+            "line number is not an integer",
+        ),
         (cov.read_clover, "<coverage><project><file name='a'><line num='1' count='x'/>", "num/count"),
     ],
 )

@@ -47,20 +47,21 @@ class _JacocoHandler(XmlHandler):
                 attrs = dict(zip(ordered[::2], ordered[1::2], strict=False))
                 nr, instructions_covered = attrs.get("nr", ""), attrs.get("ci", "0")
                 missed, covered = attrs.get("mb", "0"), attrs.get("cb", "0")
-            try:
-                number = int(nr)
-                if instructions_covered != "0":
-                    lines[number] = True
-                else:
-                    lines.setdefault(number, False)
-                if missed != "0" or covered != "0":
-                    self.file.branch_counts(number, int(missed) + int(covered), int(covered))
-            except ValueError as exc:
-                raise ArtifactRejected(f"JaCoCo <line> without valid nr/ci/mb/cb: {ordered}") from exc
+            if instructions_covered != "0":
+                lines[nr] = True
+            else:
+                lines.setdefault(nr, False)
+            if missed != "0" or covered != "0":
+                try:
+                    self.file.branch_counts(nr, int(missed) + int(covered), int(covered))
+                except ValueError as exc:
+                    raise ArtifactRejected(f"JaCoCo <line> without valid mb/cb: {ordered}") from exc
+            return
+        if name == "counter" and self.method_key is None:  # class, file and package totals
             return
         attrs = dict(zip(ordered[::2], ordered[1::2], strict=False))
         if name == "counter":
-            if self.method_key is not None and attrs.get("type") == "METHOD":
+            if attrs.get("type") == "METHOD":
                 covered = int(attrs.get("covered", "0")) > 0
                 self.methods.setdefault(self.class_file, {})[self.method_key] = covered
                 self.method_key = None

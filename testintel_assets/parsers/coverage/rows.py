@@ -17,7 +17,7 @@ from operator import not_
 import polars as pl
 import pyarrow as pa
 
-from testintel_assets.parsers import Parsed
+from testintel_assets.parsers import ArtifactRejected, Parsed
 from testintel_assets.parsers.coverage.paths import normalise_frame
 from testintel_assets.schemas import ARTIFACT_COVERAGE, conform, empty
 
@@ -39,14 +39,15 @@ class FileCoverage:
     """What one report says about one source file; keys map to covered (True) or missed (False)."""
 
     path: str
-    lines: dict[int, bool] = field(default_factory=dict)
+    # line number -> covered; hot XML readers key by the digits as written (see FrameBuilder)
+    lines: dict[int | str, bool] = field(default_factory=dict)
     branches: dict[str, bool] = field(default_factory=dict)
     functions: dict[str, bool] = field(default_factory=dict)
     counts: dict[str, Counts] = field(default_factory=dict)
     # False when the format gives counts only: the key lists are then null, not empty.
     has_keys: bool = True
 
-    def line(self, number: int, covered: bool) -> None:
+    def line(self, number: int | str, covered: bool) -> None:
         self.lines[number] = covered or self.lines.get(number, False)
 
     def branch(self, key: str, covered: bool) -> None:
@@ -55,7 +56,7 @@ class FileCoverage:
     def function(self, key: str, covered: bool) -> None:
         self.functions[key] = covered or self.functions.get(key, False)
 
-    def branch_counts(self, line: int, valid: int, covered: int) -> None:
+    def branch_counts(self, line: int | str, valid: int, covered: int) -> None:
         """Formats that only count a line's branches (Cobertura, JaCoCo) get positional keys."""
         branches = self.branches
         for index in range(valid):
@@ -92,8 +93,8 @@ class FrameBuilder:
         self._keyed.append(coverage.has_keys)
         for dimension in DIMENSIONS:
             keys: dict = getattr(coverage, dimension)
-            covered = sorted(compress(keys, keys.values()))
-            missed = sorted(compress(keys, map(not_, keys.values())))
+            covered = list(compress(keys, keys.values()))
+            missed = list(compress(keys, map(not_, keys.values())))
             counts = coverage.counts.get(dimension) or Counts(len(keys), len(covered))
             self._counts[f"{dimension}_valid"].append(counts.valid)
             self._counts[f"{dimension}_covered"].append(counts.covered)
@@ -116,13 +117,24 @@ class FrameBuilder:
         columns |= {name: pa.array(values, pa.int64()) for name, values in self._counts.items()}
         for name, values in self._values.items():
             columns[name] = pa.ListArray.from_arrays(
-                pa.array(self._offsets[name], pa.int32()),
-                pa.array(values, _KEY_TYPES[name.split("_", 1)[1]]),
-                mask=nulls,
+                pa.array(self._offsets[name], pa.int32()), self._key_array(name, values), mask=nulls
             )
-        frame = pl.from_arrow(pa.table(columns)).with_columns(pl.lit(self.format_name).alias("format"))
+        frame = pl.from_arrow(pa.table(columns)).with_columns(
+            pl.lit(self.format_name).alias("format"), *[pl.col(name).list.sort() for name in self._values]
+        )
         self._frames.append(conform(frame, ARTIFACT_COVERAGE))
         self._reset()
+
+    def _key_array(self, name: str, values: list) -> pa.Array:
+        """Keys as Arrow values; line numbers a reader kept as the digits the report wrote are
+        converted here in one vectorised cast instead of one int() per line."""
+        key_type = _KEY_TYPES[name.split("_", 1)[1]]
+        if key_type != pa.int32() or not values or not isinstance(values[0], str):
+            return pa.array(values, key_type)
+        try:
+            return pa.array(values, pa.string()).cast(key_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise ArtifactRejected(f"{self.format_name}: a line number is not an integer ({exc})") from exc
 
     def frame(self) -> pl.DataFrame:
         """All rows so far, the raw path in `source_path` (the reader normalises it afterwards)."""
