@@ -92,11 +92,16 @@ COVERAGE_FILES = pl.Schema(
     }
 )
 
+# One row per (day, flow, route or event, method, status, traffic class, platform, browser, persona,
+# tier, source, format); docs/usage.md describes each column.
 USAGE_EVENTS = pl.Schema(
     {
         "day": DAY,
         "flow": pl.String,
         "route": pl.String,
+        "event": pl.String,
+        "method": pl.String,
+        "status": pl.Int32,
         "traffic": pl.String,
         "status_class": pl.String,
         "platform": pl.String,
@@ -104,10 +109,35 @@ USAGE_EVENTS = pl.Schema(
         "persona": pl.String,
         "tier": pl.String,
         "source": pl.String,
+        "format": pl.String,
         "events": pl.Int64,
         "users": pl.Int64,
         "errors": pl.Int64,
         "p95_latency_ms": pl.Float64,
+    }
+)
+
+# Bottom-k sketch of salted user hashes per (day, source, flow), human traffic only: distinct users
+# over any window are estimated by merging these rows (parsers/usage.py, docs/usage.md).
+USAGE_USERS = pl.Schema(
+    {
+        "day": DAY,
+        "source": pl.String,
+        "flow": pl.String,
+        "user_key": pl.UInt64,
+    }
+)
+
+# Lines of usage inputs that did not become usage_events rows, counted per file and reason, so that
+# events + rejected lines reconcile with the file's line count.
+USAGE_REJECTS = pl.Schema(
+    {
+        "day": DAY,
+        "file": pl.String,
+        "format": pl.String,
+        "reason": pl.String,
+        "lines": pl.Int64,
+        "first_line": pl.Int64,
     }
 )
 
@@ -154,6 +184,9 @@ FLOW_USAGE = pl.Schema(
         "top_platform": pl.String,
         "platform_share": pl.Float64,
         "tier_weight": pl.Float64,
+        "source": pl.String,
+        "sources": pl.List(pl.String),
+        "days_with_usage": pl.Int32,
     }
 )
 
@@ -262,6 +295,8 @@ TABLES: dict[str, pl.Schema] = {
     "test_meta": TEST_META,
     "coverage_files": COVERAGE_FILES,
     "usage_events": USAGE_EVENTS,
+    "usage_users": USAGE_USERS,
+    "usage_rejects": USAGE_REJECTS,
     "defects": DEFECTS,
     "code_changes": CODE_CHANGES,
     "flow_usage": FLOW_USAGE,
