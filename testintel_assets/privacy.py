@@ -57,7 +57,9 @@ def pii_salt(home: Path | None = None) -> bytes:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(salt)
-    _log.warning("%s is unset: generated a random PII salt in %s (keep it with the warehouse)", SALT_ENV, path)
+    _log.warning(
+        "%s is unset: generated a random PII salt in %s (keep it with the warehouse)", SALT_ENV, path
+    )
     return salt
 
 
@@ -77,7 +79,9 @@ def user_keys(values: pl.Series, salt: bytes) -> pl.Series:
 def _looks_like_token(text: str) -> bool:
     """Random base62/base64 material mixes upper case, lower case and digits; names and slugs do not."""
     return (
-        any(ch.isdigit() for ch in text) and any(ch.isupper() for ch in text) and any(ch.islower() for ch in text)
+        any(ch.isdigit() for ch in text)
+        and any(ch.isupper() for ch in text)
+        and any(ch.islower() for ch in text)
     )
 
 

@@ -1,4 +1,4 @@
-"""Access logs -> usage_events: NGINX combined and JSON, gateway JSON lines, AWS ALB / Classic ELB, CloudFront.
+"""Access logs -> usage_events: NGINX combined and JSON, gateway JSON lines, AWS ALB / ELB, CloudFront.
 
 Files are read in chunks of CHUNK_BYTES (plain or gzip), each chunk is split into lines and parsed with
 one vectorised regex (or tab split, or JSON path lookups) in Polars, and only mergeable aggregates
@@ -26,17 +26,18 @@ import polars as pl
 
 from testintel_assets.configuration import Catalog
 from testintel_assets.parsers import ArtifactRejected
-from testintel_assets.parsers.routes import INVALID_ROUTE, FlowMatcher, refine_route, route_expr
+from testintel_assets.parsers.routes import INVALID_ROUTE, UNMAPPED, FlowMatcher, refine_route, route_expr
 from testintel_assets.parsers.usage import (
-    ROW_SCHEMA,
+    DIMENSIONS,
+    UNKNOWN,
     UsageAggregator,
     UsageParsed,
-    user_agent_frame,
+    classify_user_agent,
 )
 from testintel_assets.privacy import pii_salt, user_key
 
 SOURCE = "access_logs"
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 16 << 20
 SNIFF_BYTES = 65536
 
 # What each format extractor yields per line; reason is null for a parsed request.
@@ -83,17 +84,29 @@ class LogFormat:
     """A recognised layout: its name and the extractor from (line_no, line) to REQUEST_SCHEMA."""
 
     name: str
-    extract: Callable[[pl.LazyFrame], pl.LazyFrame]
+    extract: Callable[[pl.DataFrame], pl.DataFrame]
     encoded_user_agents: bool = False
 
 
 def _request_parts(request: pl.Expr) -> list[pl.Expr]:
-    parts = request.str.extract_groups(REQUEST_LINE_RE)
-    return [parts.struct.field("1").alias("method"), parts.struct.field("2").alias("target")]
+    """METHOD and target of a request line; garbage ("", "-", "hello") yields null for both."""
+    parts = request.str.splitn(" ", 3)
+    target = parts.struct.field("field_1")
+    return [
+        pl.when(target.is_not_null()).then(parts.struct.field("field_0")).alias("method"),
+        target.alias("target"),
+    ]
 
 
-def _nginx(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """`combined` (optionally with a vhost or XFF prefix and trailing fields such as $request_time)."""
+def _seconds_to_ms(seconds: pl.Expr) -> pl.Expr:
+    return (seconds.str.strip_chars().cast(pl.Float64, strict=False) * 1000).alias("latency_ms")
+
+
+_NGINX_PREFIX_REASON = "not NGINX combined: remote_addr - remote_user missing before [time]"
+
+
+def _nginx_regex(lines: pl.DataFrame) -> pl.DataFrame:
+    """`combined` by regex: handles quoted X-Forwarded-For prefixes and other shifted layouts."""
     groups = pl.col("line").str.extract_groups(NGINX_RE)
     parsed = lines.select(
         "line_no",
@@ -109,22 +122,57 @@ def _nginx(lines: pl.LazyFrame) -> pl.LazyFrame:
         .then(pl.lit("blank line"))
         .when(pl.col("request").is_null())
         .then(pl.lit('not NGINX combined: expected [time] "request" status bytes "referer" "user-agent"'))
-        .when(pl.col("visitor").str.count_matches(" ", literal=True) < 3)
-        .then(pl.lit("not NGINX combined: remote_addr, ident and user fields missing before [time]"))
+        .when(~pl.col("visitor").str.contains(" - ", literal=True))
+        .then(pl.lit(_NGINX_PREFIX_REASON))
         .alias("reason"),
         "visitor",
         *_request_parts(pl.col("request")),
         pl.col("status").cast(pl.Int32, strict=False),
         "user_agent",
-        (pl.col("line").str.extract(NGINX_TAIL_RE).cast(pl.Float64, strict=False) * 1000).alias("latency_ms"),
+        _seconds_to_ms(pl.col("line").str.extract(NGINX_TAIL_RE)),
     )
+
+
+def _nginx(lines: pl.DataFrame) -> pl.DataFrame:
+    """`combined` (optionally with a vhost prefix and trailing fields such as $request_time).
+
+    NGINX escapes `"` inside fields as \\x22, so splitting on the quote character finds the fields at
+    memchr speed; lines whose layout differs (a quoted X-Forwarded-For prefix, quoted fields after the
+    user agent, garbage) take the regex path instead.
+    """
+    fields = pl.col("parts").struct.field
+    head, status_field = fields("field_0"), fields("field_2")
+    status = status_field.str.slice(1, 3).cast(pl.Int32, strict=False)
+    visitor = head.str.slice(0, head.str.find("[", literal=True))
+    fast_ok = (
+        head.str.ends_with("] ")
+        & status.is_not_null()
+        & (status_field.str.slice(4, 1) == " ")
+        & (fields("field_4") == " ")
+        & visitor.str.contains(" - ", literal=True)
+        & ~fields("field_6").str.contains('"', literal=True)
+    )
+    split = lines.with_columns(parts=pl.col("line").str.splitn('"', 7)).with_columns(
+        fast=fast_ok.fill_null(False)
+    )
+    fast = split.filter(pl.col("fast")).select(
+        "line_no",
+        pl.lit(None, pl.String).alias("reason"),
+        visitor.alias("visitor"),
+        *_request_parts(fields("field_1")),
+        status.alias("status"),
+        fields("field_5").alias("user_agent"),
+        _seconds_to_ms(fields("field_6")),
+    )
+    slow = split.filter(~pl.col("fast"))
+    return pl.concat([fast, _nginx_regex(slow.select("line_no", "line"))]) if slow.height else fast
 
 
 def _json_field(*paths: str) -> pl.Expr:
     return pl.coalesce([pl.col("line").str.json_path_match(path) for path in paths])
 
 
-def _json_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
+def _json_lines(lines: pl.DataFrame) -> pl.DataFrame:
     """NGINX `log_format ... escape=json` (keys named after the variables) and gateway JSON lines."""
     request = _json_field("$.request")
     method = _json_field("$.request.method", "$.request_method", "$.method")
@@ -145,9 +193,9 @@ def _json_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
         .then(pl.col("request_line").str.extract(REQUEST_LINE_RE, 2))
         .otherwise(pl.col("request_target"))
         .alias("target"),
-        _json_field("$.status", "$.response.status", "$.status_code").cast(pl.Int32, strict=False).alias(
-            "status"
-        ),
+        _json_field("$.status", "$.response.status", "$.status_code")
+        .cast(pl.Int32, strict=False)
+        .alias("status"),
     )
     return parsed.select(
         "line_no",
@@ -166,16 +214,16 @@ def _json_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
         "method",
         "target",
         "status",
-        _json_field(
-            "$.http_user_agent", "$.user_agent", "$.request.headers['user-agent']", "$.agent"
-        ).alias("user_agent"),
+        _json_field("$.http_user_agent", "$.user_agent", "$.request.headers['user-agent']", "$.agent").alias(
+            "user_agent"
+        ),
         pl.coalesce(
             milliseconds.cast(pl.Float64, strict=False), seconds.cast(pl.Float64, strict=False) * 1000
         ).alias("latency_ms"),
     )
 
 
-def _alb(lines: pl.LazyFrame) -> pl.LazyFrame:
+def _alb(lines: pl.DataFrame) -> pl.DataFrame:
     """Application Load Balancer (http, https, h2, ws, wss, grpcs) and Classic ELB lines."""
     groups = pl.col("line").str.extract_groups(ALB_RE)
     timings = [groups.struct.field(str(index)).cast(pl.Float64, strict=False) for index in (2, 3, 4)]
@@ -196,7 +244,7 @@ def _alb(lines: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _cloudfront(field_names: list[str]) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+def _cloudfront(field_names: list[str]) -> Callable[[pl.DataFrame], pl.DataFrame]:
     """Standard (and real-time) logs: tab-separated values in the order the #Fields header names."""
     index = {
         key: next((field_names.index(name) for name in names if name in field_names), None)
@@ -211,7 +259,7 @@ def _cloudfront(field_names: list[str]) -> Callable[[pl.LazyFrame], pl.LazyFrame
         value = pl.col("fields").list.get(position, null_on_oob=True)
         return pl.when(value != "-").then(value)
 
-    def extract(lines: pl.LazyFrame) -> pl.LazyFrame:
+    def extract(lines: pl.DataFrame) -> pl.DataFrame:
         reason_missing = (
             f"CloudFront log without HTTP request fields ({', '.join(missing)} absent from #Fields; "
             "RTMP streaming logs record connections, not requests)"
@@ -298,55 +346,170 @@ def _head(path: Path) -> bytes:
         raise ArtifactRejected(f"{path.name}: unreadable compressed data ({exc})") from exc
 
 
-def _lines_frame(chunk: bytes, first_line: int) -> pl.LazyFrame:
+def _lines_frame(chunk: bytes, first_line: int) -> pl.DataFrame:
     """(line_no, line) for one chunk; invalid UTF-8 is replaced rather than failing the chunk."""
     try:
         frame = pl.read_lines(chunk, row_index_name="line_no", row_index_offset=first_line)
     except pl.exceptions.ComputeError:
         text = chunk.decode("utf-8", "replace").encode("utf-8")
         frame = pl.read_lines(text, row_index_name="line_no", row_index_offset=first_line)
-    return frame.lazy().with_columns(pl.col("line_no").cast(pl.Int64))
+    return frame.with_columns(pl.col("line_no").cast(pl.Int64))
 
 
-@dataclass
-class _Context:
-    """Per-read state: the flow matcher, the salt and caches shared by all chunks and files."""
+_MIX = 0x9E3779B97F4A7C15  # odd 64-bit constant (golden ratio) to mix two keyed hashes into one
+_NO_STATUS = 1023
 
-    matcher: FlowMatcher
-    salt: bytes
 
-    def route_lookup(self, stage_one: pl.Series) -> pl.DataFrame:
-        distinct = stage_one.unique().to_list()
-        refined = [INVALID_ROUTE if value == INVALID_ROUTE else refine_route(value) for value in distinct]
+class _Codes:
+    """Per-read dictionaries that turn routes, user agents, methods and statuses into one u64 group code.
+
+    group = route << 32 | user-agent class << 20 | method << 10 | status. Lines only carry integers
+    through the aggregation; `decode` turns the surviving codes back into usage_events dimensions.
+    """
+
+    def __init__(self, matcher: FlowMatcher, salt: bytes) -> None:
+        self.matcher = matcher
+        self.salt = salt
+        self.routes: dict[str, int] = {}
+        self.route_rows: list[tuple[str, str, str | None]] = []
+        self.agents: dict[tuple[str, str, str | None], int] = {}
+        # keyed by Polars' in-process string hash: stable within one read, never stored
+        self.agent_cache: dict[int, tuple[int, int]] = {}
+        self.visitor_cache: dict[int, int] = {}
+        self.methods: dict[str, int] = {}
+        self.formats: dict[int, str] = {}
+        self.invalid_route = self._route_code(INVALID_ROUTE)
+        self.unknown_agent = self._agent_code(classify_user_agent(None))
+
+    def _route_code(self, route: str) -> int:
+        code = self.routes.get(route)
+        if code is None:
+            code = self.routes[route] = len(self.route_rows)
+            flow = self.matcher.flow_of(route) if route != INVALID_ROUTE else UNMAPPED
+            self.route_rows.append((route, flow, route_class(route) if route != INVALID_ROUTE else None))
+        return code
+
+    def _agent_code(self, classes: tuple[str, str, str | None]) -> int:
+        code = self.agents.get(classes)
+        if code is None:
+            code = self.agents[classes] = min(len(self.agents), 4095)
+        return code
+
+    def targets(self, requests: pl.DataFrame) -> pl.DataFrame:
+        """(target_hash, route_code) per distinct target: stage 1 vectorised, stage 2 per distinct route."""
+        distinct = requests.select("target_hash", "target").drop_nulls("target").unique("target_hash")
+        stage_one = distinct.select(route_expr(pl.col("target")))["target"].to_list()
+        codes = [self._route_code(refine_route(route)) for route in stage_one]
+        return distinct.select("target_hash", route_code=pl.Series(codes, dtype=pl.UInt64))
+
+    def user_agents(self, requests: pl.DataFrame, encoded: bool) -> pl.DataFrame:
+        """(agent_hash, agent_code, agent_key) per distinct user agent, each parsed once per read."""
+        distinct = requests.select("agent_hash", "user_agent").drop_nulls("user_agent").unique("agent_hash")
+        cache, rows = self.agent_cache, []
+        for agent_hash, agent in distinct.iter_rows():
+            cached = cache.get(agent_hash)
+            if cached is None:
+                text = unquote(unquote(agent)) if encoded else agent
+                cached = cache[agent_hash] = (
+                    self._agent_code(classify_user_agent(text)),
+                    user_key(text, self.salt),
+                )
+            rows.append(cached)
         return pl.DataFrame(
             {
-                "route1": distinct,
-                "route": refined,
-                "flow": [self.matcher.flow_of(route) for route in refined],
-                "route_class": [route_class(route) for route in refined],
-            },
-            schema={"route1": pl.String, "route": pl.String, "flow": pl.String, "route_class": pl.String},
+                "agent_hash": distinct["agent_hash"],
+                "agent_code": pl.Series([row[0] for row in rows], dtype=pl.UInt64),
+                "agent_key": pl.Series([row[1] for row in rows], dtype=pl.UInt64),
+            }
         )
 
-    def visitor_lookup(self, requests: pl.DataFrame) -> pl.DataFrame:
-        firsts = requests.filter(pl.col("visitor").is_not_null() & (pl.col("visitor") != "")).unique(
-            subset="visitor_hash", keep="any"
+    def visitors(self, requests: pl.DataFrame) -> pl.DataFrame:
+        """(visitor_hash, visitor_key): salted HMAC of each distinct client identity (IP, user, vhost)."""
+        distinct = requests.select("visitor_hash", "visitor").drop_nulls("visitor").unique("visitor_hash")
+        cache, salt, keys = self.visitor_cache, self.salt, []
+        for visitor_hash, visitor in distinct.iter_rows():
+            key = cache.get(visitor_hash)
+            if key is None:
+                key = cache[visitor_hash] = user_key(visitor.strip(), salt) if visitor.strip() else 0
+            keys.append(key)
+        return distinct.select("visitor_hash", visitor_key=pl.Series(keys, dtype=pl.UInt64))
+
+    def method_code(self, methods: pl.Series) -> dict[str, int]:
+        for method in methods.drop_nulls().unique().to_list():
+            if method not in self.methods:
+                self.methods[method] = min(len(self.methods) + 1, 1023)
+        return self.methods
+
+    def format_code(self, name: str) -> int:
+        code = next((code for code, known in self.formats.items() if known == name), len(self.formats))
+        self.formats[code] = name
+        return code
+
+    def decode(self, groups: pl.Series) -> pl.DataFrame:
+        route = pl.DataFrame(
+            self.route_rows,
+            schema={"route": pl.String, "flow": pl.String, "route_class": pl.String},
+            orient="row",
+        ).with_row_index("route_code")
+        agents = pl.DataFrame(
+            {
+                "agent_code": list(self.agents.values()),
+                "platform": [key[0] for key in self.agents],
+                "browser": [key[1] for key in self.agents],
+                "ua_class": [key[2] for key in self.agents],
+            },
+            schema={
+                "agent_code": pl.UInt32,
+                "platform": pl.String,
+                "browser": pl.String,
+                "ua_class": pl.String,
+            },
+        ).unique("agent_code")
+        methods = pl.DataFrame(
+            {"method_code": [0, *self.methods.values()], "method": [None, *self.methods]},
+            schema={"method_code": pl.UInt32, "method": pl.String},
+        ).unique("method_code")
+        formats = pl.DataFrame(
+            {"format_code": list(self.formats), "format": list(self.formats.values())},
+            schema={"format_code": pl.UInt32, "format": pl.String},
         )
-        keys = [
-            user_key(f"{visitor}\x00{agent or ''}", self.salt)
-            for visitor, agent in zip(firsts["visitor"], firsts["user_agent"], strict=True)
-        ]
-        return pl.DataFrame(
-            {"visitor_hash": firsts["visitor_hash"], "user_key": pl.Series(keys, dtype=pl.UInt64)}
+        frame = groups.to_frame("group").with_columns(
+            route_code=_field(pl.col("group"), 32, 24),
+            format_code=_field(pl.col("group"), 56, 8),
+            agent_code=_field(pl.col("group"), 20, 12),
+            method_code=_field(pl.col("group"), 10, 10),
+            status=_field(pl.col("group"), 0, 10).cast(pl.Int32),
         )
+        frame = (
+            frame.join(route, on="route_code", how="left")
+            .join(agents, on="agent_code", how="left")
+            .join(methods, on="method_code", how="left")
+            .join(formats, on="format_code", how="left")
+        )
+        return frame.with_columns(
+            status=pl.when(pl.col("status") != _NO_STATUS).then(pl.col("status")),
+            traffic=pl.when(pl.col("route") == INVALID_ROUTE)
+            .then(pl.lit("invalid"))
+            .when((pl.col("route_class") == "health") | (pl.col("ua_class") == "probe"))
+            .then(pl.lit("health"))
+            .when(pl.col("ua_class") == "bot")
+            .then(pl.lit("bot"))
+            .when(pl.col("route_class") == "static")
+            .then(pl.lit("static"))
+            .otherwise(pl.lit("app")),
+            source=pl.lit(SOURCE),
+            event=pl.lit(None, pl.String),
+            persona=pl.lit(UNKNOWN),
+            tier=pl.lit(UNKNOWN),
+        ).select("group", *DIMENSIONS)
 
 
 STATIC_EXTENSIONS = (
-    "css js mjs map png jpg jpeg gif svg ico webp avif bmp tif tiff woff woff2 ttf otf eot mp4 webm mp3 "
-    "wav ogg m4a mov avi flv swf txt gz zip"
-).split()
+    "css|js|mjs|map|png|jpg|jpeg|gif|svg|ico|webp|avif|bmp|tif|tiff|woff|woff2|ttf|otf|eot|"
+    "mp4|webm|mp3|wav|ogg|m4a|mov|avi|flv|swf|txt|gz|zip"
+)
 _STATIC_RE = re.compile(
-    r"(?i)(?:\.(?:" + "|".join(STATIC_EXTENSIONS) + r")$)|^/(?:static|assets|_next/static|dist|fonts)(?:/|$)"
+    r"(?i)(?:\.(?:" + STATIC_EXTENSIONS + r")$)|^/(?:static|assets|_next/static|dist|fonts)(?:/|$)"
 )
 _HEALTH_RE = re.compile(
     r"(?i)^(?:/api)?/(?:_?health(?:z|check|-check)?|readyz?|readiness|livez?|liveness|ping|status|"
@@ -363,48 +526,47 @@ def route_class(route: str) -> str | None:
     return None
 
 
-def _usage_rows(requests: pl.DataFrame, log_format: LogFormat, context: _Context) -> pl.DataFrame:
-    """Parsed requests of one chunk -> usage rows (ROW_SCHEMA), with per-distinct lookups joined in."""
+def _shifted(value: pl.Expr, bits: int) -> pl.Expr:
+    return value * pl.lit(1 << bits, pl.UInt64)
+
+
+def _field(group: pl.Expr, bits: int, width: int) -> pl.Expr:
+    return (group // (1 << bits) % (1 << width)).cast(pl.UInt32)
+
+
+def _group_rows(requests: pl.DataFrame, log_format: LogFormat, codes: _Codes) -> pl.DataFrame:
+    """Parsed requests of one chunk -> (group, latency_ms, user_key); lookups join on u64 hashes."""
     requests = requests.with_columns(
-        pl.when(pl.col("method").is_null())
-        .then(pl.lit(INVALID_ROUTE))
-        .otherwise(route_expr(pl.col("target")))
-        .alias("route1"),
-        pl.struct("visitor", "user_agent").hash().alias("visitor_hash"),
+        target_hash=pl.col("target").hash(),
+        agent_hash=pl.col("user_agent").hash(),
+        visitor_hash=pl.col("visitor").hash(),
     )
-    if log_format.encoded_user_agents:
-        agents = requests["user_agent"].drop_nulls().unique().to_list()
-        decoded = {agent: unquote(unquote(agent)) for agent in agents}
-        requests = requests.with_columns(pl.col("user_agent").replace(decoded))
+    methods = codes.method_code(requests["method"])
     rows = (
         requests.lazy()
-        .join(context.route_lookup(requests["route1"]).lazy(), on="route1", how="left")
-        .join(user_agent_frame(requests["user_agent"]).lazy(), on="user_agent", how="left")
-        .join(context.visitor_lookup(requests).lazy(), on="visitor_hash", how="left")
-        .with_columns(
-            traffic=pl.when(pl.col("route") == INVALID_ROUTE)
-            .then(pl.lit("invalid"))
-            .when((pl.col("route_class") == "health") | (pl.col("ua_class") == "probe"))
-            .then(pl.lit("health"))
-            .when(pl.col("ua_class") == "bot")
-            .then(pl.lit("bot"))
-            .when(pl.col("route_class") == "static")
-            .then(pl.lit("static"))
-            .otherwise(pl.lit("app")),
-            method=pl.col("method").str.to_uppercase(),
-            source=pl.lit(SOURCE),
-            format=pl.lit(log_format.name),
-        )
+        .join(codes.targets(requests).lazy(), on="target_hash", how="left")
+        .join(codes.user_agents(requests, log_format.encoded_user_agents).lazy(), on="agent_hash", how="left")
+        .join(codes.visitors(requests).lazy(), on="visitor_hash", how="left")
     )
-    return rows.select(
-        [
-            (pl.col(name) if name in rows.collect_schema() else pl.lit(None)).cast(dtype).alias(name)
-            for name, dtype in ROW_SCHEMA.items()
-        ]
-    ).collect()
+    route = (
+        pl.when(pl.col("method").is_null())
+        .then(pl.lit(codes.invalid_route, pl.UInt64))
+        .otherwise(pl.col("route_code"))
+    )
+    status = pl.col("status").cast(pl.UInt64, strict=False).fill_null(_NO_STATUS).clip(0, _NO_STATUS)
+    group = (
+        _shifted(pl.lit(codes.format_code(log_format.name), pl.UInt64), 56)
+        + _shifted(route, 32)
+        + _shifted(pl.col("agent_code").fill_null(codes.unknown_agent), 20)
+        + _shifted(pl.col("method").replace_strict(methods, default=0, return_dtype=pl.UInt64), 10)
+        + status
+    )
+    visitor = pl.col("visitor_key").replace(0, None)
+    user = visitor.xor(pl.col("agent_key").fill_null(0) * pl.lit(_MIX, pl.UInt64))
+    return rows.select(group.alias("group"), "latency_ms", user.alias("user_key")).collect()
 
 
-def _read_file(path: Path, aggregator: UsageAggregator, context: _Context) -> None:
+def _read_file(path: Path, aggregator: UsageAggregator, codes: _Codes) -> None:
     head = _head(path)
     if not head.strip():
         raise ArtifactRejected(f"{path.name}: empty file")
@@ -417,16 +579,20 @@ def _read_file(path: Path, aggregator: UsageAggregator, context: _Context) -> No
     rejected: list[pl.DataFrame] = []
     for chunk in _line_chunks(path):
         lines = _lines_frame(chunk, first_line)
-        requests = log_format.extract(lines).collect()
+        requests = log_format.extract(lines)
         first_line += requests.height
         bad = requests.filter(pl.col("reason").is_not_null())
         if bad.height:
             rejected.append(
-                bad.group_by("reason").agg(pl.len().alias("lines"), pl.col("line_no").min().alias("first_line"))
+                bad.group_by("reason").agg(
+                    pl.len().alias("lines"), pl.col("line_no").min().alias("first_line")
+                )
             )
-        aggregator.add(_usage_rows(requests.filter(pl.col("reason").is_null()), log_format, context))
+        aggregator.add(_group_rows(requests.filter(pl.col("reason").is_null()), log_format, codes))
     if rejected:
-        summary = pl.concat(rejected).group_by("reason").agg(pl.col("lines").sum(), pl.col("first_line").min())
+        summary = (
+            pl.concat(rejected).group_by("reason").agg(pl.col("lines").sum(), pl.col("first_line").min())
+        )
         aggregator.reject(path.name, log_format.name, summary.sort("first_line"))
 
 
@@ -446,11 +612,11 @@ def read_access_logs(
     spills a few minutes into the next day stays in the partition it was delivered to. A file that
     cannot be read at all is one rejected entry with its line count.
     """
-    aggregator = UsageAggregator(day)
-    context = _Context(FlowMatcher(catalog), salt if salt is not None else pii_salt())
+    codes = _Codes(FlowMatcher(catalog), salt if salt is not None else pii_salt())
+    aggregator = UsageAggregator(day, codes.decode)
     for path in paths:
         try:
-            _read_file(path, aggregator, context)
+            _read_file(path, aggregator, codes)
         except ArtifactRejected as exc:
             reason = pl.DataFrame(
                 {"reason": [str(exc)], "lines": [_count_lines(path)], "first_line": [1]},

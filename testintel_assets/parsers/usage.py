@@ -13,6 +13,7 @@ number of distinct groups, never by the number of lines:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -144,11 +145,11 @@ def user_agent_frame(user_agents: pl.Series) -> pl.DataFrame:
 
 # ----------------------------------------------------------------------- mergeable aggregates
 def latency_bucket(latency_ms: pl.Expr) -> pl.Expr:
-    """Log-scale bucket index; latencies at or below 1 µs share bucket -700."""
+    """Log-scale bucket index; latencies at or below 1 µs share bucket -700, absurd values are dropped."""
     return (
-        pl.when(latency_ms > 0.001)
+        pl.when((latency_ms > 0.001) & (latency_ms < 1e9))
         .then((latency_ms.log() / math.log(LATENCY_GAMMA)).ceil())
-        .when(latency_ms >= 0)
+        .when((latency_ms >= 0) & (latency_ms < 1e9))
         .then(pl.lit(-700.0))
         .cast(pl.Int16)
     )
@@ -166,24 +167,52 @@ def bottom_k(frame: pl.DataFrame, keys: list[str], k: int = SKETCH_K) -> pl.Data
     return distinct.filter(pl.col("user_key").rank("ordinal").over(keys) <= k)
 
 
+class GroupCodes:
+    """Opaque u64 group codes for rows that carry their dimensions as columns (analytics, traces)."""
+
+    def __init__(self) -> None:
+        self._tables: list[pl.DataFrame] = []
+
+    def encode(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """`rows` (ROW_SCHEMA) -> (group, latency_ms, user_key); the dimensions are remembered."""
+        rows = rows.with_columns(pl.col(_FILLED).fill_null(UNKNOWN)).with_columns(
+            group=pl.struct(DIMENSIONS).hash()
+        )
+        self._tables.append(rows.select("group", *DIMENSIONS).unique("group"))
+        return rows.select("group", "latency_ms", "user_key")
+
+    def decode(self, groups: pl.Series) -> pl.DataFrame:
+        table = pl.concat(self._tables).unique("group") if self._tables else None
+        frame = groups.to_frame("group")
+        if table is None:
+            return frame.with_columns(
+                [pl.lit(None, dtype).alias(name) for name, dtype in ROW_SCHEMA.items() if name in DIMENSIONS]
+            )
+        return frame.join(table, on="group", how="left")
+
+
 @dataclass
 class UsageAggregator:
-    """Accumulates usage rows chunk by chunk; `finish` yields usage_events and the user sketch."""
+    """Accumulates (group, latency_ms, user_key) rows chunk by chunk; `finish` decodes the groups.
+
+    `decode` maps group codes to the DIMENSIONS columns, so per-line work never touches strings twice.
+    """
 
     day: date
+    decode: Callable[[pl.Series], pl.DataFrame]
     _counts: list[pl.DataFrame] = field(default_factory=list)
     _users: list[pl.DataFrame] = field(default_factory=list)
     _rejected: list[pl.DataFrame] = field(default_factory=list)
 
     def add(self, rows: pl.DataFrame | pl.LazyFrame) -> None:
-        lazy = rows.lazy().with_columns(pl.col(_FILLED).fill_null(UNKNOWN))
-        counts = lazy.group_by([*DIMENSIONS, latency_bucket(pl.col("latency_ms")).alias("bucket")]).agg(
+        lazy = rows.lazy()
+        counts = lazy.group_by("group", latency_bucket(pl.col("latency_ms")).alias("bucket")).agg(
             pl.len().cast(pl.Int64).alias("events")
         )
-        users = lazy.select([*DIMENSIONS, "user_key"]).drop_nulls("user_key").unique()
+        users = lazy.select("group", "user_key").drop_nulls("user_key").unique()
         counts_frame, users_frame = pl.collect_all([counts, users])
         self._counts.append(counts_frame)
-        self._users.append(bottom_k(users_frame, DIMENSIONS))
+        self._users.append(users_frame)
         self._compact()
 
     def reject(self, file: str, fmt: str, reasons: pl.DataFrame) -> None:
@@ -195,10 +224,8 @@ class UsageAggregator:
     def _compact(self) -> None:
         """Merge partials once they pile up, so memory follows distinct groups, not chunks."""
         if len(self._counts) >= 8:
-            self._counts = [
-                pl.concat(self._counts).group_by([*DIMENSIONS, "bucket"]).agg(pl.col("events").sum())
-            ]
-            self._users = [bottom_k(pl.concat(self._users), DIMENSIONS)]
+            self._counts = [pl.concat(self._counts).group_by("group", "bucket").agg(pl.col("events").sum())]
+            self._users = [bottom_k(pl.concat(self._users), ["group"])]
 
     def finish(self) -> UsageParsed:
         rejected = (
@@ -206,21 +233,23 @@ class UsageAggregator:
         )
         if not self._counts:
             return UsageParsed(empty(USAGE_EVENTS), rejected, empty(USAGE_USERS))
-        counts = pl.concat(self._counts).group_by([*DIMENSIONS, "bucket"]).agg(pl.col("events").sum())
-        users = bottom_k(pl.concat(self._users), DIMENSIONS)
-        events = _events_with_p95(counts)
-        per_group_users = users.group_by(DIMENSIONS).agg(
-            pl.col("user_key").alias("keys")
-        ).with_columns(users=_estimate(pl.col("keys"))).drop("keys")
-        events = events.join(per_group_users, on=DIMENSIONS, how="left", nulls_equal=True)
-        events = events.with_columns(
-            day=pl.lit(self.day, pl.Date),
-            errors=pl.when(pl.col("status") >= 500).then(pl.col("events")).otherwise(0),
-            status_class=pl.when(pl.col("status").is_between(100, 599)).then(
-                (pl.col("status") // 100).cast(pl.String) + "xx"
-            ),
+        counts = pl.concat(self._counts).group_by("group", "bucket").agg(pl.col("events").sum())
+        users = bottom_k(pl.concat(self._users), ["group"])
+        dimensions = self.decode(counts["group"].unique())
+        per_group_users = users.group_by("group").agg(_estimate(pl.col("user_key")).alias("users"))
+        events = (
+            _events_with_p95(counts)
+            .join(per_group_users, on="group", how="left")
+            .join(dimensions, on="group", how="left")
+            .with_columns(
+                day=pl.lit(self.day, pl.Date),
+                errors=pl.when(pl.col("status") >= 500).then(pl.col("events")).otherwise(0),
+                status_class=pl.when(pl.col("status").is_between(100, 599)).then(
+                    (pl.col("status") // 100).cast(pl.String) + "xx"
+                ),
+            )
         )
-        app_users = users.filter(pl.col("traffic") == "app")
+        app_users = users.join(dimensions, on="group").filter(pl.col("traffic") == "app")
         sketch = bottom_k(app_users.select("source", "flow", "user_key"), ["source", "flow"]).with_columns(
             day=pl.lit(self.day, pl.Date)
         )
@@ -232,8 +261,9 @@ class UsageAggregator:
 
 
 def _estimate(keys: pl.Expr, k: int = SKETCH_K) -> pl.Expr:
-    count = keys.list.len()
-    kth = keys.list.sort().list.get(k - 1, null_on_oob=True)
+    """Distinct count from one group's bottom-k keys: exact below k, (k-1)/(k-th smallest / 2^64) above."""
+    count = keys.len()
+    kth = keys.max()  # the sketch holds the k smallest keys, so its maximum is the k-th smallest
     return (
         pl.when(count < k)
         .then(count.cast(pl.Int64))
@@ -244,26 +274,25 @@ def _estimate(keys: pl.Expr, k: int = SKETCH_K) -> pl.Expr:
 def estimate_users(sketch: pl.DataFrame, keys: list[str], k: int = SKETCH_K) -> pl.DataFrame:
     """Distinct users per group of `keys` from bottom-k sketch rows (merging days or sources)."""
     merged = bottom_k(sketch.select([*keys, "user_key"]), keys, k)
-    return merged.group_by(keys).agg(pl.col("user_key").alias("keys")).select(
-        *keys, _estimate(pl.col("keys"), k).alias("users")
-    )
+    return merged.group_by(keys).agg(_estimate(pl.col("user_key"), k).alias("users"))
 
 
 def _events_with_p95(counts: pl.DataFrame) -> pl.DataFrame:
     """Totals per group and the nearest-rank p95 read off each group's latency histogram."""
-    totals = counts.group_by(DIMENSIONS).agg(pl.col("events").sum())
-    timed = counts.filter(pl.col("bucket").is_not_null()).sort("bucket")
+    totals = counts.group_by("group").agg(pl.col("events").sum())
     p95 = (
-        timed.with_columns(
-            cumulative=pl.col("events").cum_sum().over(DIMENSIONS),
-            timed_total=pl.col("events").sum().over(DIMENSIONS),
+        counts.filter(pl.col("bucket").is_not_null())
+        .sort("group", "bucket")
+        .with_columns(
+            cumulative=pl.col("events").cum_sum().over("group"),
+            timed_total=pl.col("events").sum().over("group"),
         )
         .filter(pl.col("cumulative") >= (pl.col("timed_total") * 0.95).ceil())
-        .group_by(DIMENSIONS)
+        .group_by("group")
         .agg(pl.col("bucket").first())
-        .select(*DIMENSIONS, _bucket_value(pl.col("bucket")).alias("p95_latency_ms"))
+        .select("group", _bucket_value(pl.col("bucket")).alias("p95_latency_ms"))
     )
-    return totals.join(p95, on=DIMENSIONS, how="left", nulls_equal=True)
+    return totals.join(p95, on="group", how="left")
 
 
 def top_unmapped_routes(events: pl.DataFrame, limit: int = 20) -> pl.DataFrame:
