@@ -267,7 +267,9 @@ def _estimate(keys: pl.Expr, k: int = SKETCH_K) -> pl.Expr:
     return (
         pl.when(count < k)
         .then(count.cast(pl.Int64))
-        .otherwise((pl.lit(float(k - 1)) * pl.lit(2.0**64) / kth.cast(pl.Float64)).round().cast(pl.Int64))
+        .otherwise(
+            (pl.lit(float(k - 1)) * pl.lit(2.0**64) / kth.cast(pl.Float64)).round().cast(pl.Int64, strict=False)
+        )
     )
 
 
