@@ -93,7 +93,8 @@ COVERAGE_FILES = pl.Schema(
 )
 
 # One row per (day, flow, route or event, method, status, traffic class, platform, browser, persona,
-# tier, source, format); docs/usage.md describes each column.
+# tier, plan, device, app_version, locale, experiment_id, source, format); docs/usage.md describes
+# each column. Columns a source does not know stay null (access logs have no plan or locale).
 USAGE_EVENTS = pl.Schema(
     {
         "day": DAY,
@@ -108,6 +109,11 @@ USAGE_EVENTS = pl.Schema(
         "browser": pl.String,
         "persona": pl.String,
         "tier": pl.String,
+        "plan": pl.String,
+        "device": pl.String,
+        "app_version": pl.String,
+        "locale": pl.String,
+        "experiment_id": pl.String,
         "source": pl.String,
         "format": pl.String,
         "events": pl.Int64,

@@ -28,11 +28,11 @@ from testintel_assets.configuration import Catalog
 from testintel_assets.parsers import ArtifactRejected
 from testintel_assets.parsers.routes import INVALID_ROUTE, UNMAPPED, FlowMatcher, refine_route, route_expr
 from testintel_assets.parsers.usage import (
-    DIMENSIONS,
     UNKNOWN,
     UsageAggregator,
     UsageParsed,
     classify_user_agent,
+    dimension_frame,
 )
 from testintel_assets.privacy import pii_salt, user_key
 
@@ -323,7 +323,7 @@ def _raw_stream(path: Path) -> Iterator[bytes]:
         raise ArtifactRejected(f"{path.name}: unreadable compressed data ({exc})") from exc
 
 
-def _line_chunks(path: Path) -> Iterator[bytes]:
+def line_chunks(path: Path) -> Iterator[bytes]:
     """Chunks that end on a line boundary (the last one may lack its newline)."""
     carry = b""
     for block in _raw_stream(path):
@@ -346,7 +346,7 @@ def _head(path: Path) -> bytes:
         raise ArtifactRejected(f"{path.name}: unreadable compressed data ({exc})") from exc
 
 
-def _lines_frame(chunk: bytes, first_line: int) -> pl.DataFrame:
+def lines_frame(chunk: bytes, first_line: int) -> pl.DataFrame:
     """(line_no, line) for one chunk; invalid UTF-8 is replaced rather than failing the chunk."""
     try:
         frame = pl.read_lines(chunk, row_index_name="line_no", row_index_offset=first_line)
@@ -486,7 +486,7 @@ class _Codes:
             .join(methods, on="method_code", how="left")
             .join(formats, on="format_code", how="left")
         )
-        return frame.with_columns(
+        frame = frame.with_columns(
             status=pl.when(pl.col("status") != _NO_STATUS).then(pl.col("status")),
             traffic=pl.when(pl.col("route") == INVALID_ROUTE)
             .then(pl.lit("invalid"))
@@ -501,7 +501,8 @@ class _Codes:
             event=pl.lit(None, pl.String),
             persona=pl.lit(UNKNOWN),
             tier=pl.lit(UNKNOWN),
-        ).select("group", *DIMENSIONS)
+        )
+        return dimension_frame(frame)
 
 
 STATIC_EXTENSIONS = (
@@ -577,8 +578,8 @@ def _read_file(path: Path, aggregator: UsageAggregator, codes: _Codes) -> None:
         )
     first_line = 1
     rejected: list[pl.DataFrame] = []
-    for chunk in _line_chunks(path):
-        lines = _lines_frame(chunk, first_line)
+    for chunk in line_chunks(path):
+        lines = lines_frame(chunk, first_line)
         requests = log_format.extract(lines)
         first_line += requests.height
         bad = requests.filter(pl.col("reason").is_not_null())
@@ -598,7 +599,7 @@ def _read_file(path: Path, aggregator: UsageAggregator, codes: _Codes) -> None:
 
 def _count_lines(path: Path) -> int:
     try:
-        return sum(chunk.count(b"\n") + (not chunk.endswith(b"\n")) for chunk in _line_chunks(path))
+        return sum(chunk.count(b"\n") + (not chunk.endswith(b"\n")) for chunk in line_chunks(path))
     except ArtifactRejected:
         return 0
 

@@ -41,6 +41,11 @@ ROW_SCHEMA = pl.Schema(
         "browser": pl.String,
         "persona": pl.String,
         "tier": pl.String,
+        "plan": pl.String,
+        "device": pl.String,
+        "app_version": pl.String,
+        "locale": pl.String,
+        "experiment_id": pl.String,
         "source": pl.String,
         "format": pl.String,
         "latency_ms": pl.Float64,
@@ -167,6 +172,17 @@ def bottom_k(frame: pl.DataFrame, keys: list[str], k: int = SKETCH_K) -> pl.Data
     return distinct.filter(pl.col("user_key").rank("ordinal").over(keys) <= k)
 
 
+def dimension_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """`group` plus every DIMENSIONS column (null where the source has no such dimension)."""
+    return frame.select(
+        "group",
+        *[
+            (pl.col(name) if name in frame.columns else pl.lit(None)).cast(ROW_SCHEMA[name]).alias(name)
+            for name in DIMENSIONS
+        ],
+    )
+
+
 class GroupCodes:
     """Opaque u64 group codes for rows that carry their dimensions as columns (analytics, traces)."""
 
@@ -182,13 +198,10 @@ class GroupCodes:
         return rows.select("group", "latency_ms", "user_key")
 
     def decode(self, groups: pl.Series) -> pl.DataFrame:
-        table = pl.concat(self._tables).unique("group") if self._tables else None
         frame = groups.to_frame("group")
-        if table is None:
-            return frame.with_columns(
-                [pl.lit(None, dtype).alias(name) for name, dtype in ROW_SCHEMA.items() if name in DIMENSIONS]
-            )
-        return frame.join(table, on="group", how="left")
+        if self._tables:
+            frame = frame.join(pl.concat(self._tables).unique("group"), on="group", how="left")
+        return dimension_frame(frame)
 
 
 @dataclass
@@ -268,7 +281,9 @@ def _estimate(keys: pl.Expr, k: int = SKETCH_K) -> pl.Expr:
         pl.when(count < k)
         .then(count.cast(pl.Int64))
         .otherwise(
-            (pl.lit(float(k - 1)) * pl.lit(2.0**64) / kth.cast(pl.Float64)).round().cast(pl.Int64, strict=False)
+            (pl.lit(float(k - 1)) * pl.lit(2.0**64) / kth.cast(pl.Float64))
+            .round()
+            .cast(pl.Int64, strict=False)
         )
     )
 

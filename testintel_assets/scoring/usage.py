@@ -101,9 +101,10 @@ def flow_usage(
         pl.col("daily_events_p95").fill_null(0.0),
         pl.col("days_with_usage").fill_null(0),
         pl.col("sources").fill_null(pl.lit([], pl.List(pl.String))),
-        pl.when(pl.col("flow") == UNMAPPED).then(None).otherwise(pl.col("usage_norm").fill_null(0.0)).alias(
-            "usage_norm"
-        ),
+        pl.when(pl.col("flow") == UNMAPPED)
+        .then(None)
+        .otherwise(pl.col("usage_norm").fill_null(0.0))
+        .alias("usage_norm"),
         pl.col("users").fill_null(0),
         pl.col("tier_weight").fill_null(settings.tier_weights.get("unknown", 0.5)),
         pl.lit(window, pl.Int32).alias("window_days"),
@@ -121,7 +122,9 @@ def _usage_norm(per_source: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     """Mean over the sources present in each window of p95 / max p95 of catalogued flows."""
     mapped = per_source.filter(pl.col("flow") != UNMAPPED)
     peaks = mapped.group_by("as_of", "source").agg(pl.col("daily_events_p95").max().alias("peak"))
-    grid = peaks.select("as_of", "source").join(_catalog_grid(peaks.select("as_of").unique(), catalog), on="as_of")
+    grid = peaks.select("as_of", "source").join(
+        _catalog_grid(peaks.select("as_of").unique(), catalog), on="as_of"
+    )
     shares = grid.join(mapped, on=_KEYS, how="left").join(peaks, on=["as_of", "source"])
     return shares.group_by("as_of", "flow").agg(
         pl.when(pl.col("peak") > 0)
@@ -134,7 +137,9 @@ def _usage_norm(per_source: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
 
 def _users(usage_users: pl.DataFrame, as_of: pl.DataFrame, window: int) -> pl.DataFrame:
     if usage_users.is_empty():
-        return pl.DataFrame(schema={"as_of": pl.Date, "source": pl.String, "flow": pl.String, "users": pl.Int64})
+        return pl.DataFrame(
+            schema={"as_of": pl.Date, "source": pl.String, "flow": pl.String, "users": pl.Int64}
+        )
     return estimate_users(_windowed(usage_users, as_of, window), _KEYS)
 
 
