@@ -38,12 +38,14 @@ def request_with_retries(
     max_wait_seconds: float = 60.0,
     timeout: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
+    accept_statuses: frozenset[int] = frozenset(),
     **kwargs: object,
 ) -> requests.Response:
     """Send the request; retry 429/5xx and connection errors with exponential backoff.
 
     A Retry-After header wins over the computed backoff (capped at max_wait_seconds). 4xx other than
     429 is not retried: 401/403 mean the credentials are wrong and retrying only burns quota.
+    `accept_statuses` are returned to the caller instead of raising (e.g. an API's 404 "no data").
     """
     last_problem = ""
     for attempt in range(max_attempts):
@@ -53,7 +55,7 @@ def request_with_retries(
             last_problem = f"{type(exc).__name__}: {exc}"
             wait = backoff_seconds * 2**attempt
         else:
-            if response.status_code < 400:
+            if response.status_code < 400 or response.status_code in accept_statuses:
                 return response
             if response.status_code in (401, 403):
                 raise ApiError(
