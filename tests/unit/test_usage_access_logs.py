@@ -66,7 +66,9 @@ def test_nginx_variants_keep_garbage_requests_as_invalid_traffic(catalog) -> Non
 
 
 def test_bad_nginx_line_is_rejected_with_its_line_number(catalog) -> None:
-    parsed = read_access_logs([ACCESS_LOGS / "nginx" / "lnav--logfile_bad_access_log.0"], DAY, catalog, salt=SALT)
+    parsed = read_access_logs(
+        [ACCESS_LOGS / "nginx" / "lnav--logfile_bad_access_log.0"], DAY, catalog, salt=SALT
+    )
     assert parsed.rejected.select("lines", "first_line").row(0) == (1, 2)
     assert "remote_addr" in parsed.rejected["reason"][0]
 
@@ -81,8 +83,9 @@ def test_alb_status_and_protocol_counts_match_an_independent_count(catalog) -> N
 
 
 def test_rtmp_cloudfront_lines_are_rejected_with_a_reason(catalog) -> None:
-    parsed = read_access_logs([ACCESS_LOGS / "cloudfront" / "node-cloudfront-log-parser--rtmp-1-0.txt"], DAY,
-                              catalog, salt=SALT)
+    parsed = read_access_logs(
+        [ACCESS_LOGS / "cloudfront" / "node-cloudfront-log-parser--rtmp-1-0.txt"], DAY, catalog, salt=SALT
+    )
     assert parsed.events.is_empty()
     reasons = dict(zip(parsed.rejected["reason"], parsed.rejected["lines"], strict=True))
     assert reasons["header line (#Version / #Fields)"] == 2
@@ -114,10 +117,19 @@ def test_routes_flows_users_and_p95_from_a_generated_day(tmp_path: Path, catalog
     folder.mkdir(parents=True)
     lines = []
     for index in range(200):
-        lines.append(_line(f"10.0.0.{index % 20}", f"GET /api/cart/items/{index} HTTP/1.1", 200, UA_CHROME,
-                           (index + 1) / 1000))
+        lines.append(
+            _line(
+                f"10.0.0.{index % 20}",
+                f"GET /api/cart/items/{index} HTTP/1.1",
+                200,
+                UA_CHROME,
+                (index + 1) / 1000,
+            )
+        )
     for index in range(50):
-        lines.append(_line(f"10.0.1.{index % 5}", "POST /checkout/shipping?coupon=X HTTP/2.0", 503, UA_IOS_APP, 0.5))
+        lines.append(
+            _line(f"10.0.1.{index % 5}", "POST /checkout/shipping?coupon=X HTTP/2.0", 503, UA_IOS_APP, 0.5)
+        )
     lines.append(_line("10.0.2.1", "GET /brand-new-page HTTP/1.1", 200, UA_CHROME, 0.01))
     _write_nginx(folder / "access.log.1.gz", lines[:120], compress=True)
     _write_nginx(folder / "access.log", lines[120:])
@@ -130,7 +142,12 @@ def test_routes_flows_users_and_p95_from_a_generated_day(tmp_path: Path, catalog
     assert cart["p95_latency_ms"][0] == pytest.approx(190, rel=0.01)
     checkout = events.filter(pl.col("flow") == "checkout")
     assert checkout.select("route", "method", "status", "status_class", "platform").row(0) == (
-        "/checkout/shipping", "POST", 503, "5xx", "ios")
+        "/checkout/shipping",
+        "POST",
+        503,
+        "5xx",
+        "ios",
+    )
     assert checkout["errors"].sum() == 50
     assert top_unmapped_routes(events)["route"].to_list() == ["/brand-new-page"]
     assert set(parsed.users["flow"]) == {"cart", "checkout", "unmapped"}
@@ -177,7 +194,9 @@ def test_unknown_and_empty_files_are_rejected_whole(tmp_path: Path, catalog) -> 
 
 
 def test_truncated_gzip_is_rejected_not_crashed(tmp_path: Path, catalog) -> None:
-    data = gzip.compress(("\n".join([_line("1.2.3.4", "GET / HTTP/1.1", 200, UA_CHROME, 0.1)] * 5000)).encode())
+    data = gzip.compress(
+        ("\n".join([_line("1.2.3.4", "GET / HTTP/1.1", 200, UA_CHROME, 0.1)] * 5000)).encode()
+    )
     (tmp_path / "cut.log.gz").write_bytes(data[: len(data) // 2])
     parsed = read_access_logs([tmp_path / "cut.log.gz"], DAY, catalog, salt=SALT)
     assert re.search("unreadable compressed data", parsed.rejected["reason"][0])

@@ -44,21 +44,43 @@ def _basic(user: str, secret: str) -> str:
 
 def _mixpanel_event(name: str, user: str, **properties: object) -> bytes:
     return json.dumps(
-        {"event": name, "properties": {"time": 1740909600, "distinct_id": user, "$insert_id": user + name,
-                                       "mp_processing_time_ms": 1740909601000, **properties}}
+        {
+            "event": name,
+            "properties": {
+                "time": 1740909600,
+                "distinct_id": user,
+                "$insert_id": user + name,
+                "mp_processing_time_ms": 1740909601000,
+                **properties,
+            },
+        }
     ).encode()
 
 
-MIXPANEL_BODY = b"\n".join(
-    [
-        _mixpanel_event("Checkout Started", "alice@example.com", **{"$os": "iOS", "$browser": "Mobile Safari",
-                        "plan": "pro", "customer_tier": "enterprise", "locale": "de-DE", "persona": "buyer",
-                        "experiment_id": "exp-42", "$app_version_string": "5.1.0"}),
-        _mixpanel_event("Checkout Started", "bob", **{"$os": "Windows", "$browser": "Chrome"}),
-        _mixpanel_event("Login", "bob", **{"$os": "Android"}),
-        _mixpanel_event("Something New", "carol", **{"$os": "Linux", "$browser": "Firefox"}),
-    ]
-) + b"\n"
+MIXPANEL_BODY = (
+    b"\n".join(
+        [
+            _mixpanel_event(
+                "Checkout Started",
+                "alice@example.com",
+                **{
+                    "$os": "iOS",
+                    "$browser": "Mobile Safari",
+                    "plan": "pro",
+                    "customer_tier": "enterprise",
+                    "locale": "de-DE",
+                    "persona": "buyer",
+                    "experiment_id": "exp-42",
+                    "$app_version_string": "5.1.0",
+                },
+            ),
+            _mixpanel_event("Checkout Started", "bob", **{"$os": "Windows", "$browser": "Chrome"}),
+            _mixpanel_event("Login", "bob", **{"$os": "Android"}),
+            _mixpanel_event("Something New", "carol", **{"$os": "Linux", "$browser": "Firefox"}),
+        ]
+    )
+    + b"\n"
+)
 
 
 def test_mixpanel_day_is_fetched_with_auth_landed_raw_then_parsed(
@@ -69,17 +91,21 @@ def test_mixpanel_day_is_fetched_with_auth_landed_raw_then_parsed(
         query_string={"from_date": "2025-03-02", "to_date": "2025-03-02", "project_id": "4242"},
         headers={"Authorization": _basic("sa.user", "sa-secret")},
     ).respond_with_data(MIXPANEL_BODY, content_type="text/plain")
-    resource = MixpanelResource(project_id="4242", service_account_username="sa.user",
-                                service_account_secret="sa-secret", base_url=httpserver.url_for("/"))
+    resource = MixpanelResource(
+        project_id="4242",
+        service_account_username="sa.user",
+        service_account_secret="sa-secret",
+        base_url=httpserver.url_for("/"),
+    )
     landed = resource.land_day(tmp_path / "landing", DAY)
     assert landed == tmp_path / "landing" / "mixpanel" / "2025-03-02" / "export.jsonl"
     assert landed.read_bytes() == MIXPANEL_BODY
     parsed = read_mixpanel_export(landed, DAY, catalog, salt=SALT)
     checkout = parsed.events.filter(pl.col("flow") == "checkout").sort("platform")
     assert checkout["events"].to_list() == [1, 1]
-    assert checkout.select("platform", "browser", "plan", "tier", "locale", "persona", "experiment_id",
-                           "app_version").row(0) == ("ios", "Mobile Safari", "pro", "enterprise", "de-DE",
-                                                     "buyer", "exp-42", "5.1.0")
+    assert checkout.select(
+        "platform", "browser", "plan", "tier", "locale", "persona", "experiment_id", "app_version"
+    ).row(0) == ("ios", "Mobile Safari", "pro", "enterprise", "de-DE", "buyer", "exp-42", "5.1.0")
     assert parsed.events.filter(pl.col("flow") == "login")["platform"].to_list() == ["android"]
     assert parsed.events.filter(pl.col("flow") == "unmapped")["event"].to_list() == ["Something New"]
     assert parsed.users.height == 4  # alice + bob on checkout, bob on login, carol on unmapped
@@ -87,8 +113,9 @@ def test_mixpanel_day_is_fetched_with_auth_landed_raw_then_parsed(
 
 
 def test_mixpanel_eu_residency_host() -> None:
-    resource = MixpanelResource(project_id="1", service_account_username="u", service_account_secret="s",
-                                residency="eu")
+    resource = MixpanelResource(
+        project_id="1", service_account_username="u", service_account_secret="s", residency="eu"
+    )
     assert resource.client().base_url == "https://data-eu.mixpanel.com"
 
 
@@ -129,7 +156,10 @@ def test_mixpanel_truncated_last_line_is_tolerated_and_reported(
     parsed = read_mixpanel_export(landed, DAY, catalog, salt=SALT)
     assert parsed.events["events"].sum() == 4
     assert parsed.rejected.select("reason", "lines", "first_line").row(0) == (
-        "truncated last line (incomplete JSON; the export was cut off)", 1, 5)
+        "truncated last line (incomplete JSON; the export was cut off)",
+        1,
+        5,
+    )
 
 
 def test_mixpanel_empty_day(httpserver: HTTPServer, tmp_path: Path, catalog) -> None:
@@ -150,19 +180,37 @@ def _amplitude_zip(hours: dict[int, list[dict]]) -> bytes:
 
 AMPLITUDE_ZIP = _amplitude_zip(
     {
-        0: [{"event_type": "Order Completed", "user_id": f"user-{index}", "device_id": "d", "os_name": "ios",
-             "platform": "iOS", "version_name": "3.4.0", "language": "fr",
-             "user_properties": {"plan": "free", "customer_tier": "pro", "persona": "bargain-hunter"},
-             "event_properties": {"experiment_id": "exp-7"}} for index in range(3)],
-        13: [{"event_type": "Search", "device_id": "dev-9", "os_name": "Chrome", "platform": "Web",
-              "browser": "Chrome"}],
+        0: [
+            {
+                "event_type": "Order Completed",
+                "user_id": f"user-{index}",
+                "device_id": "d",
+                "os_name": "ios",
+                "platform": "iOS",
+                "version_name": "3.4.0",
+                "language": "fr",
+                "user_properties": {"plan": "free", "customer_tier": "pro", "persona": "bargain-hunter"},
+                "event_properties": {"experiment_id": "exp-7"},
+            }
+            for index in range(3)
+        ],
+        13: [
+            {
+                "event_type": "Search",
+                "device_id": "dev-9",
+                "os_name": "Chrome",
+                "platform": "Web",
+                "browser": "Chrome",
+            }
+        ],
     }
 )
 
 
 def test_amplitude_day_is_fetched_landed_and_parsed(httpserver: HTTPServer, tmp_path: Path, catalog) -> None:
     httpserver.expect_request(
-        "/api/2/export", query_string={"start": "20250302T00", "end": "20250302T23"},
+        "/api/2/export",
+        query_string={"start": "20250302T00", "end": "20250302T23"},
         headers={"Authorization": _basic("api-key", "secret-key")},
     ).respond_with_data(AMPLITUDE_ZIP, content_type="application/zip")
     resource = AmplitudeResource(api_key="api-key", secret_key="secret-key", base_url=httpserver.url_for("/"))
@@ -170,9 +218,9 @@ def test_amplitude_day_is_fetched_landed_and_parsed(httpserver: HTTPServer, tmp_
     assert landed.read_bytes() == AMPLITUDE_ZIP
     parsed = read_amplitude_export(landed, DAY, catalog, salt=SALT)
     orders = parsed.events.filter(pl.col("flow") == "checkout")
-    assert orders.select("events", "users", "platform", "tier", "plan", "persona", "experiment_id",
-                         "locale", "app_version").row(0) == (3, 3, "ios", "pro", "free", "bargain-hunter",
-                                                             "exp-7", "fr", "3.4.0")
+    assert orders.select(
+        "events", "users", "platform", "tier", "plan", "persona", "experiment_id", "locale", "app_version"
+    ).row(0) == (3, 3, "ios", "pro", "free", "bargain-hunter", "exp-7", "fr", "3.4.0")
     assert parsed.events.filter(pl.col("flow") == "search")["platform"].to_list() == ["web"]
 
 
@@ -185,8 +233,9 @@ def test_amplitude_404_is_an_empty_day(httpserver: HTTPServer, tmp_path: Path, c
 
 def test_amplitude_401_429_500(httpserver: HTTPServer) -> None:
     waits: list[float] = []
-    httpserver.expect_ordered_request("/api/2/export").respond_with_data("Too many", status=429,
-                                                                         headers={"Retry-After": "3"})
+    httpserver.expect_ordered_request("/api/2/export").respond_with_data(
+        "Too many", status=429, headers={"Retry-After": "3"}
+    )
     httpserver.expect_ordered_request("/api/2/export").respond_with_data("boom", status=500)
     httpserver.expect_ordered_request("/api/2/export").respond_with_data(AMPLITUDE_ZIP)
     client = AmplitudeClient("k", "s", httpserver.url_for("/"), sleep=waits.append, backoff_seconds=0.5)
