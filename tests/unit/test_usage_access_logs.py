@@ -104,7 +104,7 @@ def _write_nginx(path: Path, lines: list[str], compress: bool = False) -> None:
     path.write_bytes(gzip.compress(data) if compress else data)
 
 
-UA_CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+UA_CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0"
 UA_IOS_APP = "Shop/4.2.0 (iPhone; iOS 17.1; Scale/3.00)"
 
 
