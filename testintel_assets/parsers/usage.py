@@ -133,21 +133,6 @@ def classify_user_agent(user_agent: str | None) -> tuple[str, str, str | None]:
     return "api", browser, None
 
 
-def user_agent_frame(user_agents: pl.Series) -> pl.DataFrame:
-    """(user_agent, platform, browser, ua_class) for each distinct non-null user agent."""
-    distinct = user_agents.drop_nulls().unique().to_list()
-    classes = [classify_user_agent(agent) for agent in distinct]
-    return pl.DataFrame(
-        {
-            "user_agent": distinct,
-            "platform": [item[0] for item in classes],
-            "browser": [item[1] for item in classes],
-            "ua_class": [item[2] for item in classes],
-        },
-        schema={"user_agent": pl.String, "platform": pl.String, "browser": pl.String, "ua_class": pl.String},
-    )
-
-
 # ----------------------------------------------------------------------- mergeable aggregates
 def latency_bucket(latency_ms: pl.Expr) -> pl.Expr:
     """Log-scale bucket index; latencies at or below 1 µs share bucket -700, absurd values are dropped."""
