@@ -120,10 +120,9 @@ class Slo(_Strict):
 
 
 class Gates(_Strict):
+    """Release readiness = this pre-merge gate plus every SLO."""
+
     min_pre_merge_pass_rate: float = Field(0.99, ge=0, le=1)
-    max_blocking_flake_rate: float = Field(0.02, ge=0, le=1)
-    min_top_n_coverage: float = Field(0.80, ge=0, le=1)
-    min_critical_flow_stability: float = Field(0.95, ge=0, le=1)
 
 
 class Flakes(_Strict):
