@@ -8,6 +8,7 @@ failed pull never shrinks the day's snapshot. The day's snapshot is the latest c
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -42,6 +43,7 @@ TRACKER_ISSUES = pl.Schema(
 )
 
 MANIFEST_SUFFIX = "-manifest.json"
+_PULLER_PAGE_RE = re.compile(r"^\d{8}T\d{12}Z-page-\d{4,}(\.[0-9a-f]{8})?\.json$")
 
 
 @dataclass(frozen=True)
@@ -112,26 +114,38 @@ def issues_frame(rows: list[dict[str, object]], where: str) -> pl.DataFrame:
     return schemas.conform(frame, TRACKER_ISSUES)
 
 
+def _is_puller_page(name: str) -> bool:
+    return bool(_PULLER_PAGE_RE.match(name))
+
+
+def _parse_files(paths: list[Path], parse: Callable[[bytes, str], pl.DataFrame]) -> pl.DataFrame:
+    frames = [parse(path.read_bytes(), str(path)) for path in paths]
+    return pl.concat(frames) if frames else schemas.empty(TRACKER_ISSUES)
+
+
 def latest_complete_pull(
     folder: Path, parse: Callable[[bytes, str], pl.DataFrame]
 ) -> tuple[PullManifest | None, pl.DataFrame]:
-    """The newest pull of a day folder that has its manifest, parsed page by page.
+    """The day's snapshot: the newest pull that has its manifest, parsed page by page.
 
     Every issue is accounted for: the parsed rows must equal the count the puller wrote into the
-    manifest, and a page named by the manifest must exist.
+    manifest, and each page the manifest names must exist. A folder without any manifest holds files
+    dropped by hand or by another tool (a saved search response, the demo): they are read together
+    as one snapshot, except pages our puller left behind from a pull that did not finish.
     """
-    manifests = sorted(folder.glob(f"*{MANIFEST_SUFFIX}")) if folder.is_dir() else []
-    if not manifests:
+    if not folder.is_dir():
         return None, schemas.empty(TRACKER_ISSUES)
+    manifests = sorted(folder.glob(f"*{MANIFEST_SUFFIX}"))
+    if not manifests:
+        dropped = [p for p in sorted(folder.glob("*.json")) if not _is_puller_page(p.name)]
+        issues = _parse_files(dropped, parse)
+        return None, issues.unique(subset="key", keep="last", maintain_order=True)
     latest = manifests[-1]
     manifest = PullManifest.from_json(latest.read_bytes(), str(latest))
-    frames = []
-    for page in manifest.pages:
-        path = folder / page
-        if not path.is_file():
-            raise ArtifactRejected(f"{latest}: page {page} is missing from {folder}")
-        frames.append(parse(path.read_bytes(), str(path)))
-    issues = pl.concat(frames) if frames else schemas.empty(TRACKER_ISSUES)
+    missing = [page for page in manifest.pages if not (folder / page).is_file()]
+    if missing:
+        raise ArtifactRejected(f"{latest}: page {missing[0]} is missing from {folder}")
+    issues = _parse_files([folder / page for page in manifest.pages], parse)
     if issues.height != manifest.issues:
         raise ArtifactRejected(
             f"{latest}: pages hold {issues.height} issues but the pull counted {manifest.issues}"

@@ -143,3 +143,11 @@ def _zero_filled(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col(counts).fill_null(0).cast(pl.Int64),
         pl.col("defects_per_week", "weighted_defects").fill_null(0.0),
     )
+
+
+def defect_density_for_days(
+    defects: pl.DataFrame, coverage_files: pl.DataFrame, catalog: Catalog, days: list[date]
+) -> pl.DataFrame:
+    """defect_density for each day of a partition range (a single-run backfill)."""
+    frames = [defect_density(defects, coverage_files, catalog, day) for day in days]
+    return pl.concat(frames) if frames else schemas.empty(schemas.DEFECT_DENSITY)
