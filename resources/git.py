@@ -12,42 +12,47 @@ import polars as pl
 
 from testintel_assets import schemas
 from testintel_assets.configuration import Catalog
-from testintel_assets.parsers.git_log import GIT_LOG_ARGS, parse_git_log
+from testintel_assets.parsers.git_log import (
+    GIT_DIFF_TREE_ARGS,
+    GIT_LOG_ARGS,
+    merge_parent_pairs,
+    parse_git_history,
+)
 
 
 class GitError(RuntimeError):
     """git is missing, the path is not a repository, or the ref does not exist; stderr says which."""
 
 
-def git_log(repo: Path, first_day: date, last_day: date, ref: str = "HEAD") -> bytes:
-    """Raw `git log` (GIT_LOG_ARGS format) of commits whose committer date falls on first..last day, UTC.
-
-    --since and --until are inclusive and compare committer dates, as `git log --since` does for
-    anyone checking the counts by hand.
-    """
-    command = [
-        "git",
-        "-C",
-        str(repo),
-        "-c",
-        "log.showRoot=true",
-        "log",
-        ref,
-        *GIT_LOG_ARGS,
-        f"--since={first_day.isoformat()}T00:00:00+00:00",
-        f"--until={last_day.isoformat()}T23:59:59+00:00",
-        "--",
-    ]
-    # The flags above override the config that changes numstat output; a pager must not start.
+def _git(repo: Path, args: list[str], stdin: bytes = b"") -> bytes:
+    # The flags callers pass override the config that changes diff output; a pager must not start.
     env = {**os.environ, "GIT_PAGER": "cat", "LC_ALL": "C"}
+    command = ["git", "-C", str(repo), "-c", "log.showRoot=true", *args]
     try:
-        completed = subprocess.run(command, capture_output=True, env=env, check=False)
+        completed = subprocess.run(command, input=stdin, capture_output=True, env=env, check=False)
     except FileNotFoundError as exc:
         raise GitError("git is not installed or not on PATH") from exc
     if completed.returncode != 0:
         stderr = completed.stderr.decode("utf-8", errors="replace").strip()
-        raise GitError(f"git log in {repo} failed ({completed.returncode}): {stderr[:500]}")
+        raise GitError(f"git {args[0]} in {repo} failed ({completed.returncode}): {stderr[:500]}")
     return completed.stdout
+
+
+def read_git_changes(
+    repo: Path, first_day: date, last_day: date, ref: str = "HEAD", catalog: Catalog | None = None
+) -> pl.DataFrame:
+    """CODE_CHANGES rows (one per commit and file, as `git log -- <file>` lists them) committed on
+    first_day..last_day, UTC committer dates.
+
+    The walk starts at `ref` and stops at --since (inclusive, committer dates, as `git log --since`
+    does); commits after last_day are walked but not kept, since their merges decide which older
+    commits a file's simplified history reaches.
+    """
+    log = _git(repo, ["log", ref, *GIT_LOG_ARGS, f"--since={first_day.isoformat()}T00:00:00+00:00", "--"])
+    pairs = merge_parent_pairs(log)
+    merge_diffs = _git(repo, ["diff-tree", *GIT_DIFF_TREE_ARGS], stdin=pairs) if pairs else b""
+    changes = parse_git_history(log, merge_diffs, catalog)
+    return changes.filter(pl.col("day").is_between(first_day, last_day))
 
 
 class GitRepository(dg.ConfigurableResource):
@@ -65,6 +70,4 @@ class GitRepository(dg.ConfigurableResource):
         """CODE_CHANGES rows (one per commit and file) committed on first_day..last_day (UTC)."""
         if not self.configured:
             return schemas.empty(schemas.CODE_CHANGES)
-        output = git_log(Path(self.path), first_day, last_day, self.ref)
-        changes = parse_git_log(output, catalog)
-        return changes.filter(pl.col("day").is_between(first_day, last_day))
+        return read_git_changes(Path(self.path), first_day, last_day, self.ref, catalog)

@@ -123,11 +123,11 @@ def render_gap_tickets(
         flow = catalog.flows_by_name.get(gap["flow"])
         owner = gap["owner"] or (flow.owner if flow else "") or catalog.owners.default_owner
         what = f" ({flow.description.rstrip('.')})" if flow and flow.description else ""
-        usage_fact = f"Usage: {gap['usage'] or 0:.2f} of the busiest flow"
+        usage_fact = f"Usage: {_percent(gap['usage'])} of the busiest flow's traffic"
         if usage:
             usage_fact += (
-                f"; {usage.get('events') or 0:,} events from {usage.get('users') or 0:,} users "
-                f"over {usage.get('window_days')} days, {_percent(usage.get('platform_share'))} on {platform}"
+                f" ({usage.get('events') or 0:,} events from {usage.get('users') or 0:,} users "
+                f"over {usage.get('window_days')} days, {_percent(usage.get('platform_share'))} on {platform})"
             )
         tickets.append(
             GapTicket(
