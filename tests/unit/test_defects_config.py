@@ -36,7 +36,7 @@ def test_alias_for_an_unweighted_severity_is_refused(tmp_path: Path) -> None:
             "severity_aliases": {"blocker": ["p0"]},
         },
     )
-    with pytest.raises(ConfigError, match="severity_aliases.blocker: not a key of severity_weights"):
+    with pytest.raises(ConfigError, match=r"severity_aliases\.blocker: not a key of severity_weights"):
         load_catalog(folder)
 
 

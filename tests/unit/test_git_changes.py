@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -240,3 +241,69 @@ def test_changed_files_of_run_json_once_per_sha_and_file() -> None:
     payment = changes.filter(pl.col("sha") == "def").row(0, named=True)
     assert (payment["lines_added"], payment["lines_deleted"], payment["source"]) == (3, 1, "run.json")
     assert changes_from_runs([]).is_empty()
+
+
+def _random_history(path: Path, seed: int, commits: int) -> Repo:
+    """Branches, merges (plain, -s ours, -X theirs, conflicts resolved as ours), cherry-picks,
+    deletions and edits in random order: the shapes git's per-path simplification cares about."""
+    rng = random.Random(seed)
+    repo = Repo(path)
+    files = [f"shop/cart/f{i}.py" for i in range(6)]
+    for name in files[:3]:
+        repo.write(name, "base\n")
+    repo.commit("root", hours=0)
+    branches = ["main"]
+    for i in range(commits):
+        current = repo.git("rev-parse", "--abbrev-ref", "HEAD").strip()
+        others = [b for b in branches if b != current]
+        roll = rng.random()
+        if roll < 0.15 and len(branches) < 4:
+            branches.append(f"b{i}")
+            repo.git("checkout", "-q", "-b", branches[-1])
+        elif roll < 0.4 and others:
+            strategy = rng.choice([[], ["-s", "ours"], ["-X", "theirs"]])
+            if (
+                repo.git("merge", "-q", "--no-ff", "--no-commit", *strategy, rng.choice(others), check=False)
+                == ""
+            ):
+                pass
+            repo.git("checkout", "--ours", ".", check=False)
+            repo.commit(f"merge into {current}", hours=rng.randint(1, 30))
+        elif roll < 0.5 and others:
+            repo.git("checkout", "-q", rng.choice(others))
+        elif roll < 0.55 and others:
+            sha = repo.git("rev-parse", rng.choice(others)).strip()
+            if len(repo.git("log", "-1", "--format=%P", sha).split()) == 1:
+                repo.git("cherry-pick", "-n", sha, check=False)
+                repo.git("checkout", "--ours", ".", check=False)
+                repo.commit(f"cherry-pick {sha[:7]}", hours=rng.randint(1, 30))
+        else:
+            for name in rng.sample(files, rng.randint(1, 3)):
+                target = repo.path / name
+                if target.exists() and rng.random() < 0.1:
+                    target.unlink()
+                else:
+                    lines = target.read_text().splitlines() if target.exists() else []
+                    lines.insert(rng.randint(0, len(lines)), f"{current} {i} {rng.random():.4f}")
+                    repo.write(name, "\n".join(lines) + "\n")
+            repo.commit(f"change {i} on {current}", hours=rng.randint(1, 30))
+    return repo
+
+
+def test_random_histories_match_git_log_on_every_branch(tmp_path: Path) -> None:
+    repo = _random_history(tmp_path / "random", seed=11, commits=45)
+    refs = repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    assert any(len(repo.git("log", "--merges", "--format=%H", ref).split()) >= 3 for ref in refs)
+    paths = every_path(repo.path)
+    for ref in refs:
+        for since in (FAR_PAST, date(2025, 3, 20)):
+            counts = dict(
+                read_git_changes(repo.path, since, FAR_FUTURE, ref=ref).group_by("file").len().iter_rows()
+            )
+            expected = {
+                p: len(
+                    repo.git("log", ref, f"--since={since}T00:00:00+00:00", "--format=%H", "--", p).split()
+                )
+                for p in paths
+            }
+            assert {p: counts.get(p, 0) for p in paths} == expected, (ref, since)
