@@ -4,14 +4,13 @@ from datetime import timedelta
 
 import dagster as dg
 
-from testintel_assets.partitions import daily_partitions, day_key
+from testintel_assets.partitions import day_key
 
 PULLED_SOURCES = ["usage_events", "defects", "code_changes"]
 
 nightly_pull_job = dg.define_asset_job(
     "nightly_pull",
     selection=dg.AssetSelection.assets(*PULLED_SOURCES).downstream(),
-    partitions_def=daily_partitions,
     description="Pull Mixpanel/Amplitude/Jira/Linear (raw responses land first), then re-derive the day.",
 )
 

@@ -23,7 +23,6 @@ CI_TABLES = ["ci_runs", "test_results", "test_meta", "coverage_files"]
 ci_refresh_job = dg.define_asset_job(
     "ci_refresh",
     selection=dg.AssetSelection.assets(*CI_TABLES).downstream(),
-    partitions_def=daily_partitions,
     description="Ingest one day's CI runs and recompute everything derived from them.",
 )
 
