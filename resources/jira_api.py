@@ -63,6 +63,8 @@ class JiraClient:
             raise ApiError(
                 "Jira is not configured: set JIRA_BASE_URL and JIRA_API_TOKEN (and JIRA_EMAIL on Cloud)"
             )
+        if self.flavour not in ("cloud", "server"):
+            raise ApiError(f"Jira flavour {self.flavour!r}: use 'cloud' (REST v3) or 'server' (REST v2)")
         self.base_url = self.base_url.rstrip("/")
         if self.email:
             self.session.auth = (self.email, self.api_token)
