@@ -20,12 +20,15 @@ from testintel_assets import schemas
 from testintel_assets.configuration import Catalog
 from testintel_assets.parsers import ArtifactRejected, Parsed
 from testintel_assets.parsers.registry import detect, head_of
+from testintel_assets.parsers.testmeta import resolve_meta
 
 RUN_FILE = "run.json"
 MAX_ARTIFACT_BYTES = 1 << 30
 _HASH_CHUNK = 1 << 20
-# Which source wins when two name the same tag of a test (docs/test-results.md).
-META_SOURCE_PRIORITY = ["testintel-export", "playwright", "junit-properties", "title-tags"]
+# When one run reports a test in several files (pytest's JUnit and the plugin export, Playwright's
+# JSON and JUnit reporters), the report that keeps every attempt wins; the others' rows for that
+# test are dropped so nothing is counted twice (docs/test-results.md).
+RESULT_FORMAT_PRIORITY = {"testintel-export": 0, "pytest-reportlog": 1, "playwright-json": 1}
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class CiBatch:
         return {
             "ci_runs": _stack(self.ci_runs, schemas.CI_RUNS),
             "test_results": _stack(self.test_results, schemas.TEST_RESULTS),
-            "test_meta": merge_meta(_stack(self.test_meta, schemas.TEST_META)),
+            "test_meta": _resolve_meta_per_day(_stack(self.test_meta, schemas.TEST_META)),
             "coverage_files": _stack(self.coverage_files, schemas.COVERAGE_FILES),
         }
 
@@ -195,6 +198,8 @@ class _RunReader:
 
     def _finish(self) -> CiBatch:
         self.batch.ci_runs.append(pl.DataFrame(self.rows, schema=schemas.CI_RUNS, strict=False))
+        if len(self.batch.test_results) > 1:
+            self.batch.test_results = [_richest_report_per_test(pl.concat(self.batch.test_results))]
         return self.batch
 
     def _read_artifact(self, path: Path) -> None:
@@ -306,17 +311,18 @@ def read_ci_days(
     return batch.frames()
 
 
-def merge_meta(meta: pl.DataFrame) -> pl.DataFrame:
-    """One row per (day, test_id): each tag from the highest-priority source that names it."""
+def _richest_report_per_test(results: pl.DataFrame) -> pl.DataFrame:
+    """Within one run, keep each test's rows from its highest-priority report format only."""
+    rank = pl.col("format").replace_strict(RESULT_FORMAT_PRIORITY, default=9, return_dtype=pl.Int8)
+    return results.filter(rank == rank.min().over("test_id", "platform"))
+
+
+def _resolve_meta_per_day(meta: pl.DataFrame) -> pl.DataFrame:
+    """One row per (day, test_id), each tag from its most authoritative source (resolve_meta)."""
     if meta.is_empty():
         return meta
-    rank = {source: index for index, source in enumerate(META_SOURCE_PRIORITY)}
-    tags = [name for name in schemas.TEST_META if name not in ("day", "test_id", "source")]
-    ranked = meta.with_columns(
-        pl.col("source").replace_strict(rank, default=len(rank), return_dtype=pl.Int32).alias("_rank")
-    ).sort("_rank")
-    merged = ranked.group_by("day", "test_id", maintain_order=True).agg(
-        *[pl.col(tag).drop_nulls().first() for tag in tags],
-        pl.col("source").unique(maintain_order=True).str.join(",").alias("source"),
-    )
-    return schemas.conform(merged, schemas.TEST_META).sort("day", "test_id")
+    parts = [
+        resolve_meta(part.drop("day")).with_columns(pl.lit(day).alias("day"))
+        for (day,), part in meta.group_by("day", maintain_order=True)
+    ]
+    return schemas.conform(pl.concat(parts), schemas.TEST_META).sort("day", "test_id")
