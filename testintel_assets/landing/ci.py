@@ -119,6 +119,20 @@ def complete_run_folders(landing_root: Path, day: date) -> list[Path]:
     return sorted(path for path in day_dir.iterdir() if path.is_dir() and (path / RUN_FILE).is_file())
 
 
+def run_documents(landing_root: Path, days: Iterable[date]) -> list[dict[str, object]]:
+    """The run.json of every complete run of the days, as written (runs whose run.json is invalid
+    are left out here; ci_runs records them as rejected)."""
+    documents = []
+    for day in days:
+        for run_dir in complete_run_folders(landing_root, day):
+            try:
+                read_run_info(run_dir / RUN_FILE)
+            except ArtifactRejected:
+                continue
+            documents.append(json.loads((run_dir / RUN_FILE).read_bytes().decode("utf-8-sig")))
+    return documents
+
+
 def _artifact_files(run_dir: Path) -> list[Path]:
     """Every file under the run folder except run.json and dot-files (uploads in progress)."""
     return sorted(
