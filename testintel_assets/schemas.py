@@ -235,15 +235,41 @@ COVERAGE_BY_FLOW = pl.Schema(
     }
 )
 
+# scope 'flow': one row per catalogue flow (plus 'unmapped'), component null, defect_norm across
+# flows; scope 'component': one row per (flow, component) with defects, defect_norm across those rows.
 DEFECT_DENSITY = pl.Schema(
     {
         "day": DAY,
+        "scope": pl.String,
         "flow": pl.String,
+        "component": pl.String,
         "window_days": pl.Int32,
+        "snapshot_day": DAY,
         "open_defects": pl.Int64,
         "new_defects": pl.Int64,
+        "closed_defects": pl.Int64,
+        "defects_per_week": pl.Float64,
         "weighted_defects": pl.Float64,
+        "kloc": pl.Float64,
+        "defects_per_kloc": pl.Float64,
         "defect_norm": pl.Float64,
+    }
+)
+
+# Same two scopes as DEFECT_DENSITY; change_norm is commits per week over the max of the scope.
+CHANGE_RATE = pl.Schema(
+    {
+        "day": DAY,
+        "scope": pl.String,
+        "flow": pl.String,
+        "component": pl.String,
+        "window_days": pl.Int32,
+        "commits": pl.Int64,
+        "files_changed": pl.Int64,
+        "lines_added": pl.Int64,
+        "lines_deleted": pl.Int64,
+        "commits_per_week": pl.Float64,
+        "change_norm": pl.Float64,
     }
 )
 
@@ -283,6 +309,22 @@ TOP_N_GAPS = pl.Schema(
     }
 )
 
+# The ledger of Jira tickets filed for Top-N gaps (written by `testintel tickets --create`): one row
+# per gap label, never rewritten, so a gap is ticketed once.
+GAP_TICKETS = pl.Schema(
+    {
+        "day": DAY,
+        "flow": pl.String,
+        "gap_kind": pl.String,
+        "label": pl.String,
+        "ticket_key": pl.String,
+        "ticket_url": pl.String,
+        "summary": pl.String,
+        "action": pl.String,
+        "recorded_at": TS,
+    }
+)
+
 RELEASE_READINESS = pl.Schema(
     {
         "day": DAY,
@@ -309,9 +351,11 @@ TABLES: dict[str, pl.Schema] = {
     "flake_stats": FLAKE_STATS,
     "coverage_by_flow": COVERAGE_BY_FLOW,
     "defect_density": DEFECT_DENSITY,
+    "change_rate": CHANGE_RATE,
     "risk_scores": RISK_SCORES,
     "top_n_gaps": TOP_N_GAPS,
     "release_readiness": RELEASE_READINESS,
+    "gap_tickets": GAP_TICKETS,
 }
 
 

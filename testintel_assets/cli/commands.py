@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-REGISTRARS: list = []
+from testintel_assets.cli import backfill, demo, report, tickets
+
+REGISTRARS = [demo.register, backfill.register, report.register, tickets.register]

@@ -33,7 +33,26 @@ def head_of(path: Path) -> bytes:
 
 def all_formats() -> list[Format]:
     """Every known format, most specific first."""
-    return []
+    return [*_test_result_formats()]
+
+
+# --- test results and test metadata (issue 3; docs/test-results.md) ---------------------------------
+def _test_result_formats() -> list[Format]:
+    """JSON formats first (keys decide), then XML by document element; JUnit, the loosest, last."""
+    from testintel_assets.parsers import ctest, junit, nunit, playwright, reportlog, testmeta, trx
+
+    return [
+        Format("testintel-export", "tests", testmeta.looks_like_export, testmeta.read_testmeta),
+        Format("pytest-reportlog", "tests", reportlog.looks_like_reportlog, reportlog.read_reportlog),
+        Format("playwright-json", "tests", playwright.looks_like_playwright, playwright.read_playwright),
+        Format("trx", "tests", trx.looks_like_trx, trx.read_trx),
+        Format("nunit", "tests", nunit.looks_like_nunit, nunit.read_nunit),
+        Format("ctest", "tests", ctest.looks_like_ctest, ctest.read_ctest),
+        Format("junit", "tests", junit.looks_like_junit, junit.read_junit),
+    ]
+
+
+# --- end of test results formats ---------------------------------------------------------------------
 
 
 def detect(head: bytes) -> Format | None:

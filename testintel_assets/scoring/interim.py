@@ -1,0 +1,172 @@
+"""Interim derivations, replaced module by module as the deeper implementations of issues 4-7 land."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from testintel_assets import schemas
+from testintel_assets.configuration import Catalog, Flakes
+
+
+def _in_window(frame: pl.DataFrame, day: date, days: int) -> pl.DataFrame:
+    return frame.filter(pl.col("day").is_between(day - timedelta(days=days - 1), day))
+
+
+def flow_usage_for_days(usage_events: pl.DataFrame, days: list[date], catalog: Catalog) -> pl.DataFrame:
+    window = catalog.scoring.usage.window_days
+    tiers = catalog.scoring.usage.tier_weights
+    parts = []
+    for day in days:
+        events = _in_window(usage_events, day, window).filter(
+            (pl.col("flow") != "unmapped") & (pl.col("traffic") == "app")
+        )
+        if events.is_empty():
+            continue
+        per_flow = events.group_by("flow").agg(
+            pl.col("events").sum(), pl.col("users").sum(), pl.col("errors").sum()
+        )
+        daily = events.group_by("flow", "day").agg(pl.col("events").sum().alias("daily"))
+        p95 = daily.group_by("flow").agg(pl.col("daily").quantile(0.95).alias("daily_events_p95"))
+        platform = (
+            events.group_by("flow", "platform")
+            .agg(pl.col("events").sum().alias("platform_events"))
+            .sort("platform_events", descending=True)
+            .group_by("flow")
+            .agg(
+                pl.col("platform").first().alias("top_platform"),
+                (pl.col("platform_events").first() / pl.col("platform_events").sum()).alias("platform_share"),
+            )
+        )
+        tier = (
+            events.with_columns(
+                pl.col("tier")
+                .replace_strict(tiers, default=tiers.get("unknown", 0.5), return_dtype=pl.Float64)
+                .alias("w")
+            )
+            .group_by("flow")
+            .agg(((pl.col("w") * pl.col("events")).sum() / pl.col("events").sum()).alias("tier_weight"))
+        )
+        frame = per_flow.join(p95, on="flow").join(platform, on="flow").join(tier, on="flow")
+        top = frame["daily_events_p95"].max() or 1.0
+        parts.append(
+            frame.with_columns(
+                pl.lit(day).alias("day"),
+                pl.lit(window).alias("window_days"),
+                (pl.col("daily_events_p95") / top).alias("usage_norm"),
+            )
+        )
+    return (
+        pl.concat([schemas.conform(p, schemas.FLOW_USAGE) for p in parts])
+        if parts
+        else schemas.empty(schemas.FLOW_USAGE)
+    )
+
+
+def flake_stats_for_days(
+    results: pl.DataFrame, meta: pl.DataFrame, days: list[date], params: Flakes
+) -> pl.DataFrame:
+    flows = meta.sort("day").group_by("test_id").agg(pl.col("flow").last())
+    parts = []
+    for day in days:
+        window = _in_window(results, day, params.window_days).filter(pl.col("status") != "skipped")
+        if window.is_empty():
+            continue
+        failed = pl.col("status").is_in(["failed", "error"])
+        per_sha = window.group_by("test_id", "sha").agg((failed.any() & (~failed).any()).alias("mixed"))
+        stats = (
+            window.group_by("test_id")
+            .agg(
+                pl.len().alias("runs"),
+                failed.sum().alias("failures"),
+                (pl.col("blocking").fill_null(False)).sum().alias("blocking_runs"),
+            )
+            .join(
+                per_sha.group_by("test_id").agg(pl.col("mixed").sum().alias("same_sha_flips")), on="test_id"
+            )
+        )
+        stats = stats.with_columns((pl.col("failures") / pl.col("runs")).alias("fail_rate"))
+        cls = (
+            pl.when(pl.col("runs") < params.min_runs)
+            .then(pl.lit("new"))
+            .when(pl.col("failures") == pl.col("runs"))
+            .then(pl.lit("broken"))
+            .when(pl.col("same_sha_flips") > 0)
+            .then(pl.lit("flaky"))
+            .otherwise(pl.lit("healthy"))
+        )
+        stats = stats.with_columns(cls.alias("flake_class"))
+        blocking_flaky = (
+            window.filter(pl.col("blocking").fill_null(False) & failed)
+            .group_by("test_id")
+            .agg(pl.len().alias("blocking_flaky_failures"))
+        )
+        stats = (
+            stats.join(blocking_flaky, on="test_id", how="left")
+            .with_columns(
+                pl.when(pl.col("flake_class") == "flaky")
+                .then(pl.col("blocking_flaky_failures").fill_null(0))
+                .otherwise(0)
+                .alias("blocking_flaky_failures"),
+                pl.when(pl.col("flake_class") == "flaky")
+                .then(pl.col("fail_rate"))
+                .otherwise(0.0)
+                .alias("flake_score"),
+                pl.lit(day).alias("day"),
+                pl.lit(params.window_days).alias("window_days"),
+            )
+            .join(flows, on="test_id", how="left")
+        )
+        parts.append(stats)
+    return (
+        pl.concat([schemas.conform(p, schemas.FLAKE_STATS) for p in parts])
+        if parts
+        else schemas.empty(schemas.FLAKE_STATS)
+    )
+
+
+def coverage_by_flow_for_days(
+    coverage_files: pl.DataFrame, days: list[date], catalog: Catalog
+) -> pl.DataFrame:
+    flow_components = pl.DataFrame(
+        [(flow.name, component) for flow in catalog.flows.flows for component in flow.components],
+        schema={"flow": pl.String, "component": pl.String},
+        orient="row",
+    )
+    blend = catalog.scoring.coverage
+    parts = []
+    for day in days:
+        window = _in_window(coverage_files, day, 7)
+        if window.is_empty():
+            continue
+        latest = window.sort("day", "run_id").group_by("file").last()
+        joined = latest.join(flow_components, on="component", how="inner")
+        frame = joined.group_by("flow").agg(
+            pl.col("component").unique().sort().alias("components"),
+            pl.len().alias("files"),
+            *[
+                pl.col(c).sum()
+                for c in ("lines_valid", "lines_covered", "branches_valid", "branches_covered")
+            ],
+        )
+        frame = frame.with_columns(
+            (pl.col("lines_covered") / pl.col("lines_valid")).alias("line_rate"),
+            (pl.col("branches_covered") / pl.col("branches_valid")).alias("branch_rate"),
+        ).with_columns(
+            pl.min_horizontal(
+                (
+                    pl.col("line_rate") * blend.line
+                    + pl.col("branch_rate").fill_nan(None).fill_null(pl.col("line_rate")) * blend.branch
+                )
+                / (blend.line + blend.branch),
+                pl.lit(blend.cap),
+            ).alias("blended_coverage"),
+            pl.lit(day).alias("day"),
+        )
+        parts.append(frame)
+    return (
+        pl.concat([schemas.conform(p, schemas.COVERAGE_BY_FLOW) for p in parts])
+        if parts
+        else schemas.empty(schemas.COVERAGE_BY_FLOW)
+    )
