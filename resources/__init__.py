@@ -8,11 +8,13 @@ from pathlib import Path
 import dagster as dg
 
 from resources.alerts import AlertWebhookResource
+from resources.amplitude import AmplitudeResource, amplitude_resource_from_env
 from resources.catalog import CatalogResource
 from resources.git import GitRepository
 from resources.jira import JiraResource, jira_resource_from_env
 from resources.landing import LandingResource
 from resources.linear import LinearResource, linear_resource_from_env
+from resources.mixpanel import MixpanelResource, mixpanel_resource_from_env
 from resources.warehouse import SCHEMA, WarehouseIOManager, WarehouseResource
 
 
@@ -35,6 +37,12 @@ def build_resources(home: Path, config: Path) -> dict[str, object]:
         else JiraResource(),
         "linear": linear_resource_from_env() if os.environ.get("LINEAR_API_KEY") else LinearResource(),
         "git": GitRepository(path=os.environ.get("TESTINTEL_GIT_REPO", "")),
+        "mixpanel": mixpanel_resource_from_env()
+        if os.environ.get("MIXPANEL_PROJECT_ID")
+        else MixpanelResource(),
+        "amplitude": amplitude_resource_from_env()
+        if os.environ.get("AMPLITUDE_API_KEY")
+        else AmplitudeResource(),
     }
 
 

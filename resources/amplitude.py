@@ -65,8 +65,8 @@ class AmplitudeClient:
 class AmplitudeResource(dg.ConfigurableResource):
     """Project keys come from AMPLITUDE_* environment variables via dg.EnvVar."""
 
-    api_key: str = Field(description="AMPLITUDE_API_KEY")
-    secret_key: str = Field(description="AMPLITUDE_SECRET_KEY")
+    api_key: str = Field("", description="AMPLITUDE_API_KEY; empty: no pulls")
+    secret_key: str = Field("", description="AMPLITUDE_SECRET_KEY")
     residency: str = Field("us", description="data residency: us or eu")
     base_url: str | None = Field(None, description="override the host, e.g. a local test server")
 
@@ -75,6 +75,10 @@ class AmplitudeResource(dg.ConfigurableResource):
         if base is None:
             raise ValueError(f"residency must be one of {', '.join(HOSTS)}, not {self.residency!r}")
         return AmplitudeClient(self.api_key, self.secret_key, base)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_key)
 
     def land_day(self, landing_root: Path, day: date) -> Path:
         return self.client().land_day(landing_root, day)

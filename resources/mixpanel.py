@@ -65,9 +65,9 @@ class MixpanelClient:
 class MixpanelResource(dg.ConfigurableResource):
     """Service-account credentials come from MIXPANEL_* environment variables via dg.EnvVar."""
 
-    project_id: str = Field(description="Mixpanel project id (MIXPANEL_PROJECT_ID)")
-    service_account_username: str = Field(description="MIXPANEL_SERVICE_ACCOUNT_USERNAME")
-    service_account_secret: str = Field(description="MIXPANEL_SERVICE_ACCOUNT_SECRET")
+    project_id: str = Field("", description="Mixpanel project id (MIXPANEL_PROJECT_ID); empty: no pulls")
+    service_account_username: str = Field("", description="MIXPANEL_SERVICE_ACCOUNT_USERNAME")
+    service_account_secret: str = Field("", description="MIXPANEL_SERVICE_ACCOUNT_SECRET")
     residency: str = Field("us", description="data residency: us, eu or in")
     base_url: str | None = Field(None, description="override the host, e.g. a local test server")
 
@@ -78,6 +78,10 @@ class MixpanelResource(dg.ConfigurableResource):
         return MixpanelClient(
             self.project_id, self.service_account_username, self.service_account_secret, base
         )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.project_id)
 
     def land_day(self, landing_root: Path, day: date) -> Path:
         return self.client().land_day(landing_root, day)

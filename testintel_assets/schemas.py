@@ -363,6 +363,11 @@ def empty(schema: pl.Schema) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+def stack(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
+    """Concatenate frames conformed to the schema; the typed empty table when there are none."""
+    return pl.concat([conform(frame, schema) for frame in frames]) if frames else empty(schema)
+
+
 def conform(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
     """Select the schema's columns in order, casting types and filling absent columns with nulls."""
     columns = [

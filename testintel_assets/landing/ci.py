@@ -54,17 +54,11 @@ class CiBatch:
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {
-            "ci_runs": _stack(self.ci_runs, schemas.CI_RUNS),
-            "test_results": _stack(self.test_results, schemas.TEST_RESULTS),
-            "test_meta": _resolve_meta_per_day(_stack(self.test_meta, schemas.TEST_META)),
-            "coverage_files": _stack(self.coverage_files, schemas.COVERAGE_FILES),
+            "ci_runs": schemas.stack(self.ci_runs, schemas.CI_RUNS),
+            "test_results": schemas.stack(self.test_results, schemas.TEST_RESULTS),
+            "test_meta": _resolve_meta_per_day(schemas.stack(self.test_meta, schemas.TEST_META)),
+            "coverage_files": schemas.stack(self.coverage_files, schemas.COVERAGE_FILES),
         }
-
-
-def _stack(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
-    return (
-        pl.concat([schemas.conform(frame, schema) for frame in frames]) if frames else schemas.empty(schema)
-    )
 
 
 def _parse_time(value: object, key: str) -> datetime:

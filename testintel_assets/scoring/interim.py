@@ -14,56 +14,6 @@ def _in_window(frame: pl.DataFrame, day: date, days: int) -> pl.DataFrame:
     return frame.filter(pl.col("day").is_between(day - timedelta(days=days - 1), day))
 
 
-def flow_usage_for_days(usage_events: pl.DataFrame, days: list[date], catalog: Catalog) -> pl.DataFrame:
-    window = catalog.scoring.usage.window_days
-    tiers = catalog.scoring.usage.tier_weights
-    parts = []
-    for day in days:
-        events = _in_window(usage_events, day, window).filter(
-            (pl.col("flow") != "unmapped") & (pl.col("traffic") == "app")
-        )
-        if events.is_empty():
-            continue
-        per_flow = events.group_by("flow").agg(
-            pl.col("events").sum(), pl.col("users").sum(), pl.col("errors").sum()
-        )
-        daily = events.group_by("flow", "day").agg(pl.col("events").sum().alias("daily"))
-        p95 = daily.group_by("flow").agg(pl.col("daily").quantile(0.95).alias("daily_events_p95"))
-        platform = (
-            events.group_by("flow", "platform")
-            .agg(pl.col("events").sum().alias("platform_events"))
-            .sort("platform_events", descending=True)
-            .group_by("flow")
-            .agg(
-                pl.col("platform").first().alias("top_platform"),
-                (pl.col("platform_events").first() / pl.col("platform_events").sum()).alias("platform_share"),
-            )
-        )
-        tier = (
-            events.with_columns(
-                pl.col("tier")
-                .replace_strict(tiers, default=tiers.get("unknown", 0.5), return_dtype=pl.Float64)
-                .alias("w")
-            )
-            .group_by("flow")
-            .agg(((pl.col("w") * pl.col("events")).sum() / pl.col("events").sum()).alias("tier_weight"))
-        )
-        frame = per_flow.join(p95, on="flow").join(platform, on="flow").join(tier, on="flow")
-        top = frame["daily_events_p95"].max() or 1.0
-        parts.append(
-            frame.with_columns(
-                pl.lit(day).alias("day"),
-                pl.lit(window).alias("window_days"),
-                (pl.col("daily_events_p95") / top).alias("usage_norm"),
-            )
-        )
-    return (
-        pl.concat([schemas.conform(p, schemas.FLOW_USAGE) for p in parts])
-        if parts
-        else schemas.empty(schemas.FLOW_USAGE)
-    )
-
-
 def flake_stats_for_days(
     results: pl.DataFrame, meta: pl.DataFrame, days: list[date], params: Flakes
 ) -> pl.DataFrame:

@@ -34,7 +34,8 @@ def _scores(usage: dict[str, float], coverage: dict[str, float], defects: dict[s
             [{"day": DAY, "flow": f, "blended_coverage": c} for f, c in coverage.items()],
         ),
         _frame(
-            schemas.DEFECT_DENSITY, [{"day": DAY, "scope": "flow", "flow": f, "defect_norm": d} for f, d in defects.items()]
+            schemas.DEFECT_DENSITY,
+            [{"day": DAY, "scope": "flow", "flow": f, "defect_norm": d} for f, d in defects.items()],
         ),
         schemas.empty(schemas.CHANGE_RATE),
         schemas.empty(schemas.FLAKE_STATS),
