@@ -104,22 +104,58 @@ COVERAGE_FILES = pl.Schema(
     }
 )
 
+# One row per (day, flow, route or event, method, status, traffic class, platform, browser, persona,
+# tier, plan, device, app_version, locale, experiment_id, source, format); docs/usage.md describes
+# each column. Columns a source does not know stay null (access logs have no plan or locale).
 USAGE_EVENTS = pl.Schema(
     {
         "day": DAY,
         "flow": pl.String,
         "route": pl.String,
+        "event": pl.String,
+        "method": pl.String,
+        "status": pl.Int32,
         "traffic": pl.String,
         "status_class": pl.String,
         "platform": pl.String,
         "browser": pl.String,
         "persona": pl.String,
         "tier": pl.String,
+        "plan": pl.String,
+        "device": pl.String,
+        "app_version": pl.String,
+        "locale": pl.String,
+        "experiment_id": pl.String,
         "source": pl.String,
+        "format": pl.String,
         "events": pl.Int64,
         "users": pl.Int64,
         "errors": pl.Int64,
         "p95_latency_ms": pl.Float64,
+    }
+)
+
+# Bottom-k sketch of salted user hashes per (day, source, flow), human traffic only: distinct users
+# over any window are estimated by merging these rows (parsers/usage.py, docs/usage.md).
+USAGE_USERS = pl.Schema(
+    {
+        "day": DAY,
+        "source": pl.String,
+        "flow": pl.String,
+        "user_key": pl.UInt64,
+    }
+)
+
+# Lines of usage inputs that did not become usage_events rows, counted per file and reason, so that
+# events + rejected lines reconcile with the file's line count.
+USAGE_REJECTS = pl.Schema(
+    {
+        "day": DAY,
+        "file": pl.String,
+        "format": pl.String,
+        "reason": pl.String,
+        "lines": pl.Int64,
+        "first_line": pl.Int64,
     }
 )
 
@@ -166,6 +202,9 @@ FLOW_USAGE = pl.Schema(
         "top_platform": pl.String,
         "platform_share": pl.Float64,
         "tier_weight": pl.Float64,
+        "source": pl.String,
+        "sources": pl.List(pl.String),
+        "days_with_usage": pl.Int32,
     }
 )
 
@@ -258,23 +297,40 @@ COVERAGE_DELTA = pl.Schema(
     }
 )
 
+# scope 'flow': one row per catalogue flow (plus 'unmapped'), component null, defect_norm across
+# flows; scope 'component': one row per (flow, component) with defects, defect_norm across those rows.
 DEFECT_DENSITY = pl.Schema(
     {
         "day": DAY,
+        "scope": pl.String,
         "flow": pl.String,
+        "component": pl.String,
         "window_days": pl.Int32,
+        "snapshot_day": DAY,
         "open_defects": pl.Int64,
         "new_defects": pl.Int64,
+        "closed_defects": pl.Int64,
+        "defects_per_week": pl.Float64,
         "weighted_defects": pl.Float64,
+        "kloc": pl.Float64,
+        "defects_per_kloc": pl.Float64,
         "defect_norm": pl.Float64,
     }
 )
 
+# Same two scopes as DEFECT_DENSITY; change_norm is commits per week over the max of the scope.
 CHANGE_RATE = pl.Schema(
     {
         "day": DAY,
+        "scope": pl.String,
         "flow": pl.String,
-        "changes": pl.Int64,
+        "component": pl.String,
+        "window_days": pl.Int32,
+        "commits": pl.Int64,
+        "files_changed": pl.Int64,
+        "lines_added": pl.Int64,
+        "lines_deleted": pl.Int64,
+        "commits_per_week": pl.Float64,
         "change_norm": pl.Float64,
     }
 )
@@ -315,6 +371,22 @@ TOP_N_GAPS = pl.Schema(
     }
 )
 
+# The ledger of Jira tickets filed for Top-N gaps (written by `testintel tickets --create`): one row
+# per gap label, never rewritten, so a gap is ticketed once.
+GAP_TICKETS = pl.Schema(
+    {
+        "day": DAY,
+        "flow": pl.String,
+        "gap_kind": pl.String,
+        "label": pl.String,
+        "ticket_key": pl.String,
+        "ticket_url": pl.String,
+        "summary": pl.String,
+        "action": pl.String,
+        "recorded_at": TS,
+    }
+)
+
 RELEASE_READINESS = pl.Schema(
     {
         "day": DAY,
@@ -333,6 +405,8 @@ TABLES: dict[str, pl.Schema] = {
     "test_meta": TEST_META,
     "coverage_files": COVERAGE_FILES,
     "usage_events": USAGE_EVENTS,
+    "usage_users": USAGE_USERS,
+    "usage_rejects": USAGE_REJECTS,
     "defects": DEFECTS,
     "code_changes": CODE_CHANGES,
     "flow_usage": FLOW_USAGE,
@@ -345,11 +419,17 @@ TABLES: dict[str, pl.Schema] = {
     "risk_scores": RISK_SCORES,
     "top_n_gaps": TOP_N_GAPS,
     "release_readiness": RELEASE_READINESS,
+    "gap_tickets": GAP_TICKETS,
 }
 
 
 def empty(schema: pl.Schema) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
+
+
+def stack(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
+    """Concatenate frames conformed to the schema; the typed empty table when there are none."""
+    return pl.concat([conform(frame, schema) for frame in frames]) if frames else empty(schema)
 
 
 def conform(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:

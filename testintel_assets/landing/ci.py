@@ -54,17 +54,11 @@ class CiBatch:
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {
-            "ci_runs": _stack(self.ci_runs, schemas.CI_RUNS),
-            "test_results": _stack(self.test_results, schemas.TEST_RESULTS),
-            "test_meta": _resolve_meta_per_day(_stack(self.test_meta, schemas.TEST_META)),
-            "coverage_files": _stack(self.coverage_files, schemas.COVERAGE_FILES),
+            "ci_runs": schemas.stack(self.ci_runs, schemas.CI_RUNS),
+            "test_results": schemas.stack(self.test_results, schemas.TEST_RESULTS),
+            "test_meta": _resolve_meta_per_day(schemas.stack(self.test_meta, schemas.TEST_META)),
+            "coverage_files": schemas.stack(self.coverage_files, schemas.COVERAGE_FILES),
         }
-
-
-def _stack(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
-    return (
-        pl.concat([schemas.conform(frame, schema) for frame in frames]) if frames else schemas.empty(schema)
-    )
 
 
 def _parse_time(value: object, key: str) -> datetime:
@@ -117,6 +111,20 @@ def complete_run_folders(landing_root: Path, day: date) -> list[Path]:
     if not day_dir.is_dir():
         return []
     return sorted(path for path in day_dir.iterdir() if path.is_dir() and (path / RUN_FILE).is_file())
+
+
+def run_documents(landing_root: Path, days: Iterable[date]) -> list[dict[str, object]]:
+    """The run.json of every complete run of the days, as written (runs whose run.json is invalid
+    are left out here; ci_runs records them as rejected)."""
+    documents = []
+    for day in days:
+        for run_dir in complete_run_folders(landing_root, day):
+            try:
+                read_run_info(run_dir / RUN_FILE)
+            except ArtifactRejected:
+                continue
+            documents.append(json.loads((run_dir / RUN_FILE).read_bytes().decode("utf-8-sig")))
+    return documents
 
 
 def _artifact_files(run_dir: Path) -> list[Path]:
