@@ -21,6 +21,7 @@ CI_RUNS = pl.Schema(
         "blocking": pl.Boolean,
         "started_at": TS,
         "finished_at": TS,
+        "changed_files": pl.List(pl.String),
         "artifact_path": pl.String,
         "kind": pl.String,
         "format": pl.String,

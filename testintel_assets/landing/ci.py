@@ -21,6 +21,7 @@ from testintel_assets.configuration import Catalog
 from testintel_assets.parsers import ArtifactRejected, Parsed
 from testintel_assets.parsers.registry import detect, head_of
 from testintel_assets.parsers.testmeta import resolve_meta
+from testintel_assets.scoring.coverage import assign_components
 
 RUN_FILE = "run.json"
 MAX_ARTIFACT_BYTES = 1 << 30
@@ -195,6 +196,7 @@ class _RunReader:
             run_file,
             kind="run",
             format="run.json",
+            changed_files=list(self.info.changed_files),
             artifact_hash=file_hash(run_file),
             bytes=run_file.stat().st_size,
             rows=1,
@@ -284,11 +286,8 @@ class _RunReader:
         if parsed.meta.height:
             self.batch.test_meta.append(parsed.meta.with_columns(pl.lit(self.day).alias("day")))
         if parsed.coverage.height:
-            components = [self.catalog.component_of(file) for file in parsed.coverage["file"].to_list()]
             self.batch.coverage_files.append(
-                parsed.coverage.with_columns(
-                    *run_columns, pl.Series("component", components, dtype=pl.String)
-                )
+                assign_components(parsed.coverage.with_columns(run_columns), self.catalog)
             )
         return parsed.results.height + parsed.meta.height + parsed.coverage.height
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from testintel_assets import schemas
-from testintel_assets.configuration import Catalog, Flakes
+from testintel_assets.configuration import Flakes
 
 
 def _in_window(frame: pl.DataFrame, day: date, days: int) -> pl.DataFrame:
@@ -73,50 +73,4 @@ def flake_stats_for_days(
         pl.concat([schemas.conform(p, schemas.FLAKE_STATS) for p in parts])
         if parts
         else schemas.empty(schemas.FLAKE_STATS)
-    )
-
-
-def coverage_by_flow_for_days(
-    coverage_files: pl.DataFrame, days: list[date], catalog: Catalog
-) -> pl.DataFrame:
-    flow_components = pl.DataFrame(
-        [(flow.name, component) for flow in catalog.flows.flows for component in flow.components],
-        schema={"flow": pl.String, "component": pl.String},
-        orient="row",
-    )
-    blend = catalog.scoring.coverage
-    parts = []
-    for day in days:
-        window = _in_window(coverage_files, day, 7)
-        if window.is_empty():
-            continue
-        latest = window.sort("day", "run_id").group_by("file").last()
-        joined = latest.join(flow_components, on="component", how="inner")
-        frame = joined.group_by("flow").agg(
-            pl.col("component").unique().sort().alias("components"),
-            pl.len().alias("files"),
-            *[
-                pl.col(c).sum()
-                for c in ("lines_valid", "lines_covered", "branches_valid", "branches_covered")
-            ],
-        )
-        frame = frame.with_columns(
-            (pl.col("lines_covered") / pl.col("lines_valid")).alias("line_rate"),
-            (pl.col("branches_covered") / pl.col("branches_valid")).alias("branch_rate"),
-        ).with_columns(
-            pl.min_horizontal(
-                (
-                    pl.col("line_rate") * blend.line
-                    + pl.col("branch_rate").fill_nan(None).fill_null(pl.col("line_rate")) * blend.branch
-                )
-                / (blend.line + blend.branch),
-                pl.lit(blend.cap),
-            ).alias("blended_coverage"),
-            pl.lit(day).alias("day"),
-        )
-        parts.append(frame)
-    return (
-        pl.concat([schemas.conform(p, schemas.COVERAGE_BY_FLOW) for p in parts])
-        if parts
-        else schemas.empty(schemas.COVERAGE_BY_FLOW)
     )
