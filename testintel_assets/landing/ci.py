@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -24,7 +25,9 @@ from testintel_assets.parsers.testmeta import resolve_meta
 from testintel_assets.scoring.coverage import assign_components
 
 RUN_FILE = "run.json"
-MAX_ARTIFACT_BYTES = 1 << 30
+# Larger reports are refused before any byte is read (like ReportPortal's or Codecov's upload
+# limits); TESTINTEL_MAX_ARTIFACT_MB raises it. Readers stream, so the limit guards disk and time.
+MAX_ARTIFACT_BYTES = int(float(os.environ.get("TESTINTEL_MAX_ARTIFACT_MB", "128")) * (1 << 20))
 _HASH_CHUNK = 1 << 20
 # When one run reports a test in several files (pytest's JUnit and the plugin export, Playwright's
 # JSON and JUnit reporters), the report that keeps every attempt wins; the others' rows for that
@@ -226,7 +229,11 @@ class _RunReader:
             return
         if size > MAX_ARTIFACT_BYTES:
             self._record(
-                path, bytes=size, status="rejected", reason=f"larger than {MAX_ARTIFACT_BYTES} bytes"
+                path,
+                bytes=size,
+                status="rejected",
+                reason=f"{size} bytes: larger than the {MAX_ARTIFACT_BYTES >> 20} MiB limit "
+                "(split the report, or raise TESTINTEL_MAX_ARTIFACT_MB)",
             )
             return
         artifact_hash = file_hash(resolved)
