@@ -174,10 +174,20 @@ class Flakes(_Strict):
 
 
 class CoverageBlend(_Strict):
+    """Blend weights (renormalised over the dimensions a report measures) and the base branch
+    whose latest coverage is the day's coverage and the reference of the pre-merge delta."""
+
     line: float = Field(0.5, ge=0)
     branch: float = Field(0.3, ge=0)
     function: float = Field(0.2, ge=0)
     cap: float = Field(0.90, gt=0, le=1)
+    base_branch: str = Field("main", min_length=1)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> CoverageBlend:
+        if self.line + self.branch + self.function <= 0:
+            raise ValueError("at least one of line, branch and function must have a positive weight")
+        return self
 
 
 class Usage(_Strict):
@@ -194,6 +204,38 @@ class Defects(_Strict):
         "low": 1.0,
         "unknown": 1.0,
     }
+    # Tracker priority/severity names (normalised like flow labels) -> a severity_weights key.
+    severity_aliases: dict[str, list[str]] = {
+        "critical": ["critical", "blocker", "highest", "urgent", "p0", "p1", "sev0", "sev1", "s0", "s1"],
+        "high": ["high", "major", "p2", "sev2", "s2"],
+        "medium": ["medium", "normal", "p3", "sev3", "s3"],
+        "low": ["low", "lowest", "minor", "trivial", "p4", "p5", "sev4", "s4"],
+        "unknown": ["no_priority", "none", "unknown"],
+    }
+
+    @model_validator(mode="after")
+    def _aliases_name_weighted_severities(self) -> Defects:
+        if "unknown" not in self.severity_weights:
+            raise ValueError("severity_weights needs an 'unknown' entry for defects without a severity")
+        for severity in self.severity_aliases:
+            if severity not in self.severity_weights:
+                raise ValueError(
+                    f"severity_aliases.{severity}: not a key of severity_weights "
+                    f"({', '.join(self.severity_weights)})"
+                )
+        return self
+
+    @cached_property
+    def severity_by_alias(self) -> dict[str, str]:
+        """severity_key(tracker name) -> severity; each severity also names itself."""
+        mapping = {severity_key(severity): severity for severity in self.severity_weights}
+        for severity, aliases in self.severity_aliases.items():
+            mapping.update({severity_key(alias): severity for alias in aliases})
+        return mapping
+
+
+class Changes(_Strict):
+    window_days: int = Field(30, ge=1)
 
 
 class ScoringFile(_Strict):
@@ -206,6 +248,7 @@ class ScoringFile(_Strict):
     coverage: CoverageBlend = CoverageBlend()
     usage: Usage = Usage()
     defects: Defects = Defects()
+    changes: Changes = Changes()
 
 
 # ------------------------------------------------------------------------- quarantine.yaml
@@ -248,6 +291,11 @@ _LABEL_RE = re.compile(r"[^a-z0-9]+")
 def normalise_label(label: str) -> str:
     """`Check-Out`, `check out` and `check_out` all name the same thing."""
     return _LABEL_RE.sub("_", label.strip().lower()).strip("_")
+
+
+def severity_key(name: str) -> str:
+    """`Sev 1`, `SEV-1` and `sev1` all name the same severity: lower case, letters and digits only."""
+    return _LABEL_RE.sub("", name.lower())
 
 
 class Catalog(BaseModel):

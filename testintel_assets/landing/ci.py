@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,12 +21,18 @@ from testintel_assets import schemas
 from testintel_assets.configuration import Catalog
 from testintel_assets.parsers import ArtifactRejected, Parsed
 from testintel_assets.parsers.registry import detect, head_of
+from testintel_assets.parsers.testmeta import resolve_meta
+from testintel_assets.scoring.coverage import assign_components
 
 RUN_FILE = "run.json"
-MAX_ARTIFACT_BYTES = 1 << 30
+# Larger reports are refused before any byte is read (like ReportPortal's or Codecov's upload
+# limits); TESTINTEL_MAX_ARTIFACT_MB raises it. Readers stream, so the limit guards disk and time.
+MAX_ARTIFACT_BYTES = int(float(os.environ.get("TESTINTEL_MAX_ARTIFACT_MB", "128")) * (1 << 20))
 _HASH_CHUNK = 1 << 20
-# Which source wins when two name the same tag of a test (docs/test-results.md).
-META_SOURCE_PRIORITY = ["testintel-export", "playwright", "junit-properties", "title-tags"]
+# When one run reports a test in several files (pytest's JUnit and the plugin export, Playwright's
+# JSON and JUnit reporters), the report that keeps every attempt wins; the others' rows for that
+# test are dropped so nothing is counted twice (docs/test-results.md).
+RESULT_FORMAT_PRIORITY = {"testintel-export": 0, "pytest-reportlog": 1, "playwright-json": 1}
 
 
 @dataclass(frozen=True)
@@ -51,17 +58,11 @@ class CiBatch:
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {
-            "ci_runs": _stack(self.ci_runs, schemas.CI_RUNS),
-            "test_results": _stack(self.test_results, schemas.TEST_RESULTS),
-            "test_meta": merge_meta(_stack(self.test_meta, schemas.TEST_META)),
-            "coverage_files": _stack(self.coverage_files, schemas.COVERAGE_FILES),
+            "ci_runs": schemas.stack(self.ci_runs, schemas.CI_RUNS),
+            "test_results": schemas.stack(self.test_results, schemas.TEST_RESULTS),
+            "test_meta": _resolve_meta_per_day(schemas.stack(self.test_meta, schemas.TEST_META)),
+            "coverage_files": schemas.stack(self.coverage_files, schemas.COVERAGE_FILES),
         }
-
-
-def _stack(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
-    return (
-        pl.concat([schemas.conform(frame, schema) for frame in frames]) if frames else schemas.empty(schema)
-    )
 
 
 def _parse_time(value: object, key: str) -> datetime:
@@ -114,6 +115,20 @@ def complete_run_folders(landing_root: Path, day: date) -> list[Path]:
     if not day_dir.is_dir():
         return []
     return sorted(path for path in day_dir.iterdir() if path.is_dir() and (path / RUN_FILE).is_file())
+
+
+def run_documents(landing_root: Path, days: Iterable[date]) -> list[dict[str, object]]:
+    """The run.json of every complete run of the days, as written (runs whose run.json is invalid
+    are left out here; ci_runs records them as rejected)."""
+    documents = []
+    for day in days:
+        for run_dir in complete_run_folders(landing_root, day):
+            try:
+                read_run_info(run_dir / RUN_FILE)
+            except ArtifactRejected:
+                continue
+            documents.append(json.loads((run_dir / RUN_FILE).read_bytes().decode("utf-8-sig")))
+    return documents
 
 
 def _artifact_files(run_dir: Path) -> list[Path]:
@@ -184,6 +199,7 @@ class _RunReader:
             run_file,
             kind="run",
             format="run.json",
+            changed_files=list(self.info.changed_files),
             artifact_hash=file_hash(run_file),
             bytes=run_file.stat().st_size,
             rows=1,
@@ -195,6 +211,8 @@ class _RunReader:
 
     def _finish(self) -> CiBatch:
         self.batch.ci_runs.append(pl.DataFrame(self.rows, schema=schemas.CI_RUNS, strict=False))
+        if len(self.batch.test_results) > 1:
+            self.batch.test_results = [_richest_report_per_test(pl.concat(self.batch.test_results))]
         return self.batch
 
     def _read_artifact(self, path: Path) -> None:
@@ -211,7 +229,11 @@ class _RunReader:
             return
         if size > MAX_ARTIFACT_BYTES:
             self._record(
-                path, bytes=size, status="rejected", reason=f"larger than {MAX_ARTIFACT_BYTES} bytes"
+                path,
+                bytes=size,
+                status="rejected",
+                reason=f"{size} bytes: larger than the {MAX_ARTIFACT_BYTES >> 20} MiB limit "
+                "(split the report, or raise TESTINTEL_MAX_ARTIFACT_MB)",
             )
             return
         artifact_hash = file_hash(resolved)
@@ -271,11 +293,8 @@ class _RunReader:
         if parsed.meta.height:
             self.batch.test_meta.append(parsed.meta.with_columns(pl.lit(self.day).alias("day")))
         if parsed.coverage.height:
-            components = [self.catalog.component_of(file) for file in parsed.coverage["file"].to_list()]
             self.batch.coverage_files.append(
-                parsed.coverage.with_columns(
-                    *run_columns, pl.Series("component", components, dtype=pl.String)
-                )
+                assign_components(parsed.coverage.with_columns(run_columns), self.catalog)
             )
         return parsed.results.height + parsed.meta.height + parsed.coverage.height
 
@@ -306,17 +325,18 @@ def read_ci_days(
     return batch.frames()
 
 
-def merge_meta(meta: pl.DataFrame) -> pl.DataFrame:
-    """One row per (day, test_id): each tag from the highest-priority source that names it."""
+def _richest_report_per_test(results: pl.DataFrame) -> pl.DataFrame:
+    """Within one run, keep each test's rows from its highest-priority report format only."""
+    rank = pl.col("format").replace_strict(RESULT_FORMAT_PRIORITY, default=9, return_dtype=pl.Int8)
+    return results.filter(rank == rank.min().over("test_id", "platform"))
+
+
+def _resolve_meta_per_day(meta: pl.DataFrame) -> pl.DataFrame:
+    """One row per (day, test_id), each tag from its most authoritative source (resolve_meta)."""
     if meta.is_empty():
         return meta
-    rank = {source: index for index, source in enumerate(META_SOURCE_PRIORITY)}
-    tags = [name for name in schemas.TEST_META if name not in ("day", "test_id", "source")]
-    ranked = meta.with_columns(
-        pl.col("source").replace_strict(rank, default=len(rank), return_dtype=pl.Int32).alias("_rank")
-    ).sort("_rank")
-    merged = ranked.group_by("day", "test_id", maintain_order=True).agg(
-        *[pl.col(tag).drop_nulls().first() for tag in tags],
-        pl.col("source").unique(maintain_order=True).str.join(",").alias("source"),
-    )
-    return schemas.conform(merged, schemas.TEST_META).sort("day", "test_id")
+    parts = [
+        resolve_meta(part.drop("day")).with_columns(pl.lit(day).alias("day"))
+        for (day,), part in meta.group_by("day", maintain_order=True)
+    ]
+    return schemas.conform(pl.concat(parts), schemas.TEST_META).sort("day", "test_id")

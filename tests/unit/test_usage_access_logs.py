@@ -1,0 +1,209 @@
+"""Access logs: every real fixture reconciles with its line count; counts match an independent count."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from testintel_assets.configuration import load_catalog
+from testintel_assets.parsers.access_logs import read_access_log_folder, read_access_logs, sniff_format
+from testintel_assets.parsers.routes import FlowMatcher, refine_route, route_expr
+from testintel_assets.parsers.usage import top_unmapped_routes
+from testintel_assets.schemas import USAGE_EVENTS, USAGE_REJECTS, USAGE_USERS
+
+DAY = date(2025, 3, 2)
+SALT = b"test-salt"
+ACCESS_LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "access-logs"
+ALL_FIXTURES = sorted(path for path in ACCESS_LOGS.rglob("*") if path.is_file())
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def _line_count(path: Path) -> int:
+    data = path.read_bytes()
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+@pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_every_line_of_every_real_fixture_is_parsed_or_rejected(path: Path, catalog) -> None:
+    parsed = read_access_logs([path], DAY, catalog, salt=SALT)
+    assert parsed.events.schema == USAGE_EVENTS
+    assert parsed.rejected.schema == USAGE_REJECTS
+    assert parsed.users.schema == USAGE_USERS
+    accounted = parsed.events["events"].sum() + parsed.rejected["lines"].sum()
+    assert accounted == _line_count(path)
+    assert parsed.rejected["reason"].null_count() == 0
+
+
+def test_real_formats_are_recognised_by_content() -> None:
+    names = {path.name: sniff_format(path.read_bytes()[:65536]).name for path in ALL_FIXTURES}
+    assert names["beats--test-with-host.log"] == "nginx"
+    assert names["elb-log-analyzer--AppELBLog.log"] == "alb"
+    assert names["cg-elb-log-ingestor--examples-from-docs.log"] == "elb"
+    assert names["node-cloudfront-log-parser--web-1-0-2019-12.txt"] == "cloudfront"
+    assert names["lnav--logfile_json3.json"] == "json"
+
+
+def test_nginx_variants_keep_garbage_requests_as_invalid_traffic(catalog) -> None:
+    parsed = read_access_logs(sorted((ACCESS_LOGS / "nginx").glob("beats--*")), DAY, catalog, salt=SALT)
+    invalid = parsed.events.filter(pl.col("traffic") == "invalid")
+    # "" (twice: test.log and test-with-host.log) and "hello": all answered 400 by NGINX
+    assert invalid["events"].sum() == 3
+    assert set(invalid["status"].to_list()) == {400}
+    bots = parsed.events.filter(pl.col("traffic") == "bot")
+    assert bots["browser"].to_list() == ["Facebot"]
+    static = parsed.events.filter(pl.col("traffic") == "static")["route"].to_list()
+    assert "/favicon.ico" in static and "/assets/xxxx" in static
+
+
+def test_bad_nginx_line_is_rejected_with_its_line_number(catalog) -> None:
+    parsed = read_access_logs(
+        [ACCESS_LOGS / "nginx" / "lnav--logfile_bad_access_log.0"], DAY, catalog, salt=SALT
+    )
+    assert parsed.rejected.select("lines", "first_line").row(0) == (1, 2)
+    assert "remote_addr" in parsed.rejected["reason"][0]
+
+
+def test_alb_status_and_protocol_counts_match_an_independent_count(catalog) -> None:
+    path = ACCESS_LOGS / "aws-alb" / "elb-log-analyzer--AppELBLog.log"
+    expected = Counter(line.split(" ")[8] for line in path.read_text().splitlines())
+    parsed = read_access_logs([path], DAY, catalog, salt=SALT)
+    counted = parsed.events.group_by("status").agg(pl.col("events").sum())
+    assert {str(status): events for status, events in counted.iter_rows()} == dict(expected)
+    assert parsed.events["p95_latency_ms"].is_not_null().any()
+
+
+def test_rtmp_cloudfront_lines_are_rejected_with_a_reason(catalog) -> None:
+    parsed = read_access_logs(
+        [ACCESS_LOGS / "cloudfront" / "node-cloudfront-log-parser--rtmp-1-0.txt"], DAY, catalog, salt=SALT
+    )
+    assert parsed.events.is_empty()
+    reasons = dict(zip(parsed.rejected["reason"], parsed.rejected["lines"], strict=True))
+    assert reasons["header line (#Version / #Fields)"] == 2
+    assert sum(reasons.values()) == 8
+
+
+def test_cloudfront_double_encoded_user_agents_are_decoded(catalog) -> None:
+    path = ACCESS_LOGS / "cloudfront" / "node-cloudfront-log-parser--web-1-0.txt"
+    parsed = read_access_logs([path], DAY, catalog, salt=SALT)
+    assert set(parsed.events["platform"]) == {"web"}
+    assert set(parsed.events["browser"]) == {"Mobile Safari"}
+
+
+def _write_nginx(path: Path, lines: list[str], compress: bool = False) -> None:
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if compress else data)
+
+
+UA_CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0"
+UA_IOS_APP = "Shop/4.2.0 (iPhone; iOS 17.1; Scale/3.00)"
+
+
+def _line(ip: str, request: str, status: int, agent: str, seconds: float) -> str:
+    return f'{ip} - - [02/Mar/2025:10:00:00 +0000] "{request}" {status} 512 "-" "{agent}" {seconds:.3f}'
+
+
+def test_routes_flows_users_and_p95_from_a_generated_day(tmp_path: Path, catalog) -> None:
+    folder = tmp_path / "access_logs" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    lines = []
+    for index in range(200):
+        lines.append(
+            _line(
+                f"10.0.0.{index % 20}",
+                f"GET /api/cart/items/{index} HTTP/1.1",
+                200,
+                UA_CHROME,
+                (index + 1) / 1000,
+            )
+        )
+    for index in range(50):
+        lines.append(
+            _line(f"10.0.1.{index % 5}", "POST /checkout/shipping?coupon=X HTTP/2.0", 503, UA_IOS_APP, 0.5)
+        )
+    lines.append(_line("10.0.2.1", "GET /brand-new-page HTTP/1.1", 200, UA_CHROME, 0.01))
+    _write_nginx(folder / "access.log.1.gz", lines[:120], compress=True)
+    _write_nginx(folder / "access.log", lines[120:])
+    parsed = read_access_log_folder(folder, DAY, catalog, salt=SALT)
+    events = parsed.events
+    cart = events.filter(pl.col("flow") == "cart")
+    assert cart["route"].unique().to_list() == ["/api/cart/items/{id}"]
+    assert cart["events"].sum() == 200 and cart["users"].sum() == 20
+    # nearest-rank p95 of 1..200 ms is 190 ms; the histogram answers within 1 %
+    assert cart["p95_latency_ms"][0] == pytest.approx(190, rel=0.01)
+    checkout = events.filter(pl.col("flow") == "checkout")
+    assert checkout.select("route", "method", "status", "status_class", "platform").row(0) == (
+        "/checkout/shipping",
+        "POST",
+        503,
+        "5xx",
+        "ios",
+    )
+    assert checkout["errors"].sum() == 50
+    assert top_unmapped_routes(events)["route"].to_list() == ["/brand-new-page"]
+    assert set(parsed.users["flow"]) == {"cart", "checkout", "unmapped"}
+    assert events["events"].sum() == len(lines)
+
+
+@pytest.mark.parametrize(
+    ("target", "route"),
+    [
+        ("/api/orders/12345/invoice?download=1", "/api/orders/{id}/invoice"),
+        ("/api/payments/3f2504e0-4f89-11d3-9a0c-0305e82c3301/confirm", "/api/payments/{uuid}/confirm"),
+        ("/static/app.1d9d45a67df4.js", "/static/app.{hash}.js"),
+        ("/users/jane.doe@example.com/profile", "/users/{email}/profile"),
+        ("/users/jane.doe%40example.com", "/users/{email}"),
+        ("http://shop.example.com:80/cart/", "/cart"),
+        ("/reset/Zk3vQ9xTq2LmN8pR4sW7yB1c", "/reset/{token}"),
+        ("/apple-touch-icon-114x114.png", "/apple-touch-icon-114x114.png"),
+        ("/a;jsessionid=ABC123/b", "/a"),
+    ],
+)
+def test_route_normalisation(target: str, route: str) -> None:
+    stage_one = pl.DataFrame({"target": [target]}).select(route_expr(pl.col("target")))["target"][0]
+    assert refine_route(stage_one) == route
+
+
+def test_most_specific_flow_pattern_wins(catalog) -> None:
+    matcher = FlowMatcher(catalog)
+    assert matcher.flow_of("/api/orders") == "checkout"
+    assert matcher.flow_of("/api/orders/{id}") == "order_history"
+    assert matcher.flow_of("/checkout/a/b") == "checkout"
+    assert matcher.flow_of("/products/blue-shirt") == "product_view"
+    assert matcher.flow_of("/nowhere") == "unmapped"
+
+
+def test_unknown_and_empty_files_are_rejected_whole(tmp_path: Path, catalog) -> None:
+    (tmp_path / "empty.log").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("hello\nworld\n")
+    parsed = read_access_logs([tmp_path / "empty.log", tmp_path / "notes.txt"], DAY, catalog, salt=SALT)
+    reasons = dict(zip(parsed.rejected["file"], parsed.rejected["reason"], strict=True))
+    assert "empty file" in reasons["empty.log"]
+    assert "unknown access log format" in reasons["notes.txt"]
+    assert parsed.rejected.filter(pl.col("file") == "notes.txt")["lines"][0] == 2
+    assert parsed.events.is_empty()
+
+
+def test_truncated_gzip_is_rejected_not_crashed(tmp_path: Path, catalog) -> None:
+    data = gzip.compress(
+        ("\n".join([_line("1.2.3.4", "GET / HTTP/1.1", 200, UA_CHROME, 0.1)] * 5000)).encode()
+    )
+    (tmp_path / "cut.log.gz").write_bytes(data[: len(data) // 2])
+    parsed = read_access_logs([tmp_path / "cut.log.gz"], DAY, catalog, salt=SALT)
+    assert re.search("unreadable compressed data", parsed.rejected["reason"][0])
+
+
+def test_invalid_utf8_bytes_do_not_fail_the_file(tmp_path: Path, catalog) -> None:
+    good = _line("1.2.3.4", "GET /cart HTTP/1.1", 200, UA_CHROME, 0.1).encode()
+    (tmp_path / "latin1.log").write_bytes(good + b"\n" + good.replace(b"/cart", b"/caf\xe9") + b"\n")
+    parsed = read_access_logs([tmp_path / "latin1.log"], DAY, catalog, salt=SALT)
+    assert parsed.events["events"].sum() == 2
