@@ -14,6 +14,7 @@ import yaml
 
 from testintel_assets import schemas
 from testintel_assets.cli import main
+from testintel_assets.pytest_plugin import load_quarantine
 from testintel_assets.settings import REPO_ROOT
 
 ROWS = [
@@ -120,3 +121,12 @@ def test_missing_table_is_a_clear_error(testintel_home: Path, capsys: pytest.Cap
     duckdb.connect(str(testintel_home / "warehouse.duckdb")).close()
     assert main(["quarantine", "export"]) == 2
     assert "no table testintel.quarantine" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_the_pytest_plugin_reads_the_exported_file(warehouse: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"quarantine.{fmt}"
+    assert main(["quarantine", "export", "--format", fmt, "--output", str(out)]) == 0
+    quarantine = load_quarantine(out, date(2025, 3, 10))
+    assert set(quarantine.entries) == {"tests.cart.test_cart::test_add"}
+    assert set(quarantine.expired) == {"gone::test"}  # expired 2025-02-20: its failures count again
