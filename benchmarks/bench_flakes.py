@@ -87,6 +87,24 @@ def generate(spec: CiHistory) -> Path:
     return folder
 
 
+def with_integer_ids(folder: Path) -> Path:
+    """A copy whose test_id and run_id are integers (the anchor's headline input had INT32 ids)."""
+    target = folder.with_name(folder.name + "-intids")
+    done = target / "_complete"
+    if done.exists():
+        return target
+    target.mkdir(exist_ok=True)
+    codes = pl.read_parquet(folder / "_meta.parquet").select("test_id").with_row_index("code")
+    for path in sorted(folder.glob("day=*.parquet")):
+        frame = pl.read_parquet(path).join(codes, on="test_id", how="left", maintain_order="left")
+        frame.with_columns(
+            pl.col("code").cast(pl.Int32).alias("test_id"), pl.col("run_id").cast(pl.Int64)
+        ).drop("code").write_parquet(target / path.name, row_group_size=1_000_000)
+    (target / "_meta.parquet").write_bytes((folder / "_meta.parquet").read_bytes())
+    done.write_text((folder / "_complete").read_text())
+    return target
+
+
 def day_files(folder: Path, days: int) -> list[str]:
     return sorted(str(path) for path in folder.glob("day=*.parquet"))[:days]
 
@@ -144,7 +162,7 @@ def measure(name: str, args: argparse.Namespace, days: int) -> dict:
 
 
 def _spec_args(args: argparse.Namespace) -> list[str]:
-    return ["--tests", str(args.tests), "--days", str(args.days), "--runs", str(args.runs)]
+    return ["--tests", str(args.tests), "--days", str(args.days), "--runs", str(args.runs), "--ids", args.ids]
 
 
 def main() -> None:
@@ -156,15 +174,25 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--small-days", type=int, default=25, help="the ~10 M-row point of the growth check")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--ids",
+        choices=["string", "int"],
+        default="string",
+        help="test_id/run_id as strings (the schema) or integers",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-days", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     spec = history(args.tests, args.days, args.runs)
     folder = generate(spec)
+    if args.ids == "int":
+        folder = with_integer_ids(folder)
     if args.child:
         print(json.dumps(contender(args.child, folder, args.child_days, spec)))
         return
-    print("2 shared cores: timings are noisy; best of", args.repeat, "runs, peak is the worst run's")
+    print(
+        f"ids: {args.ids}; 2 shared cores: timings are noisy; best of {args.repeat} runs, peak is the worst run's"
+    )
     header = (
         f"{'contender':<22}{'days':>5}{'rows':>13}{'out rows':>10}{'wall s':>9}{'cpu s':>8}"
         f"{'Mrows/s':>9}{'peak MiB':>10}{'vs duckdb':>11}"

@@ -15,6 +15,8 @@ are about 1% of executions, so the expensive part scales with them, not with the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -30,6 +32,13 @@ WILSON_Z = 1.959963984540054  # 95 %
 _MAX_SPAN_DAYS = 180  # days per pass, so decay ** -span stays far from float overflow
 _BIG = np.int64(1) << np.int64(32)  # key stride: (test, ordinal) -> test * _BIG + ordinal
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_THREADS = 2  # NumPy gathers and sorts release the GIL: two threads use both cores
+_NO_SHARED_SCAN = pl.QueryOptFlags(comm_subplan_elim=False)  # run queries side by side, cache nothing
+
+
+def _in_parallel(*calls: Callable[[], object]) -> list:
+    with ThreadPoolExecutor(_THREADS) as pool:
+        return [future.result() for future in [pool.submit(call) for call in calls]]
 
 
 class _HashIndex:
@@ -65,7 +74,14 @@ class _HashIndex:
         return ((keys * _MULTIPLIER) >> self._shift).view(np.int64)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """Position of each key (int32), -1 where absent. One gather resolves nearly every key."""
+        """Position of each key (int32), -1 where absent, looked up in chunks on both cores."""
+        if keys.size < 1_000_000:
+            return self._lookup(keys)
+        chunks = np.array_split(keys, _THREADS)
+        return np.concatenate(_in_parallel(*[lambda chunk=chunk: self._lookup(chunk) for chunk in chunks]))
+
+    def _lookup(self, keys: np.ndarray) -> np.ndarray:
+        """One gather resolves nearly every key; the rest probe on."""
         keys = keys.astype(np.uint64, copy=False)
         slots = self._slot(keys)
         values = self._values[slots]
@@ -116,9 +132,9 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
         _hashed("test_id", schema["test_id"]).alias("test_hash"),
         _hashed("run_id", schema["run_id"]).alias("run_hash"),
     )
-    # Separate queries: collect_all would cache the whole scan for the three consumers.
+    # Queries run side by side without a shared cache (caching the scan would hold every column).
     first = pl.col("attempt").fill_null(0) == 0
-    runs = (
+    runs_query = (
         executions.group_by("run_hash")
         .agg(
             pl.col("run_id").first().cast(pl.String),
@@ -138,29 +154,25 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
                 & (pl.col("first_failed") >= params.mass_failure_ratio * pl.col("tried"))
             ).alias("infra"),
         )
-        .collect()
     )
-    tests = (
-        executions.group_by("test_hash")
-        .agg(pl.col("test_id").first().cast(pl.String))
-        .sort("test_id")
-        .collect()
+    tests_query = (
+        executions.group_by("test_hash").agg(pl.col("test_id").first().cast(pl.String)).sort("test_id")
     )
+    runs, tests = pl.collect_all([runs_query, tests_query], optimizations=_NO_SHARED_SCAN)
     infra_hashes = runs.filter("infra")["run_hash"].implode()
-    infra_failures = (
-        executions.filter(pl.col("run_hash").is_in(infra_hashes) & pl.col("status").is_in(FAILED))
-        .select("test_hash", (pl.col("day") - lo).dt.total_days().alias("day"))
-        .collect()
-    )
-    rows = (
-        executions.filter(~pl.col("run_hash").is_in(infra_hashes))
-        .select(
-            "test_hash",
-            "run_hash",
-            pl.col("attempt").fill_null(0).cast(pl.Int32),
-            pl.col("status").is_in(FAILED),
-        )
-        .collect()
+    infra_failures, rows = pl.collect_all(
+        [
+            executions.filter(pl.col("run_hash").is_in(infra_hashes) & pl.col("status").is_in(FAILED)).select(
+                "test_hash", (pl.col("day") - lo).dt.total_days().alias("day")
+            ),
+            executions.filter(~pl.col("run_hash").is_in(infra_hashes)).select(
+                "test_hash",
+                "run_hash",
+                pl.col("attempt").fill_null(0).cast(pl.Int32),
+                pl.col("status").is_in(FAILED),
+            ),
+        ],
+        optimizations=_NO_SHARED_SCAN,
     )
     test_index = _HashIndex(tests["test_hash"].to_numpy())
     test = test_index.lookup(rows["test_hash"].to_numpy())
@@ -453,11 +465,13 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
     ordinals = _Ordinals(executions_prefix)
     ci_runs = by_slot[:, :, :, 1, :].sum(axis=(2, 3))
     runs_prefix = grid.prefix(ci_runs)
-    fails, marks = _failures(history, grid, cell, executions_prefix, runs_prefix)
+    (fails, marks), (same_sha, failing_shas, rerun) = _in_parallel(
+        lambda: _failures(history, grid, cell, executions_prefix, runs_prefix),
+        lambda: _same_sha(history, grid, day),
+    )
     flips_per_day = grid.counts(fails.flip_cells)
     flips_prefix = grid.prefix(flips_per_day)
     weighted_flips_prefix = grid.prefix(flips_per_day * weight)
-    same_sha, failing_shas, rerun = _same_sha(history, grid, day)
     windowed = {
         name: grid.prefix(values)
         for name, values in {
