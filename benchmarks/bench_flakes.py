@@ -1,6 +1,7 @@
 """Benchmark: flake_stats on 90 days x 20,000 tests x 20 runs a day (36 M attempt rows and reruns).
 
-Run: `.venv/bin/python benchmarks/bench_flakes.py [--tests 20000 --days 90 --runs 20 --repeat 3]`.
+Run: `.venv/bin/python benchmarks/bench_flakes.py [--tests 20000 --days 90 --runs 20 --repeat 3]
+[--ids int]` (`--ids int`: the same history with integer test and run ids, as in the anchor).
 
 Generates a realistic history with testintel_assets.scoring.simulate (pytest-style reruns, random
 order, outages, regressions; one Parquet file per day under benchmarks/.data/, reused when
