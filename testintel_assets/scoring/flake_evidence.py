@@ -14,7 +14,7 @@ import polars as pl
 
 from testintel_assets import schemas
 from testintel_assets.configuration import Flakes
-from testintel_assets.scoring.flakes import EXECUTED, FAILED, infra_runs
+from testintel_assets.scoring.flakes import EXECUTED, FAILED, infra_reports, report_keys
 
 SIGNATURE_CHARS = 200
 # Order matters: the specific shapes go before the bare numbers they contain.
@@ -55,9 +55,9 @@ def flake_evidence(results: pl.DataFrame, flake_stats: pl.DataFrame, params: Fla
         pl.col("day").is_between(lo, flaky["day"].max())
         & pl.col("test_id").is_in(flaky["test_id"].unique().implode())
     )
-    bad_runs = infra_runs(results.filter(pl.col("day").is_between(lo, flaky["day"].max())), params)
-    loaded = loaded.filter(
-        ~pl.col("run_id").is_in(bad_runs["run_id"].implode()) & pl.col("status").is_in(EXECUTED)
+    bad_reports = infra_reports(results.filter(pl.col("day").is_between(lo, flaky["day"].max())), params)
+    loaded = loaded.join(bad_reports, on=report_keys(results.columns), how="anti", nulls_equal=True).filter(
+        pl.col("status").is_in(EXECUTED)
     )
     in_window = (pl.col("run_day") <= pl.col("day")) & (
         pl.col("run_day") > pl.col("day") - pl.duration(days=pl.col("window_days"))

@@ -14,7 +14,7 @@ import polars as pl
 
 from testintel_assets import schemas
 from testintel_assets.configuration import Catalog, Flakes
-from testintel_assets.scoring.flakes import EXECUTED, FAILED, infra_runs
+from testintel_assets.scoring.flakes import EXECUTED, FAILED, without_infra_reports
 from testintel_assets.scoring.quarantine import ownership
 
 
@@ -67,14 +67,14 @@ def ci_time_wasted(results: pl.DataFrame, flake_stats: pl.DataFrame, params: Fla
     A run failed when some test had no passing attempt; it failed only because of flakes when
     every such test is classed flaky that day (Datadog's "time wasted": the duration of failed
     sessions whose failures were all flaky). Run duration is the sum of its executions' times.
-    Infrastructure-failure runs are neither flaky nor counted as wasted by flakes.
+    Infrastructure-failure reports are neither flaky nor counted as wasted by flakes.
     """
     executed = results.filter(
         pl.col("status").is_in(EXECUTED) & pl.col("day").is_in(flake_stats["day"].unique().implode())
     )
     if executed.is_empty():
         return schemas.empty(schemas.CI_TIME_WASTED)
-    executed = executed.filter(~pl.col("run_id").is_in(infra_runs(executed, params)["run_id"].implode()))
+    executed = without_infra_reports(executed, params)
     verdicts = flake_stats.select("day", "test_id", (pl.col("flake_class") == "flaky").alias("flaky"))
     per_test = (
         executed.group_by("day", "run_id", "test_id")

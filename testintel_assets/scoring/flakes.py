@@ -131,6 +131,7 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
     ).with_columns(
         _hashed("test_id", schema["test_id"]).alias("test_hash"),
         _hashed("run_id", schema["run_id"]).alias("run_hash"),
+        pl.struct(report_keys(schema)).hash().alias("report_hash"),
     )
     # Queries run side by side without a shared cache (caching the scan would hold every column).
     first = pl.col("attempt").fill_null(0) == 0
@@ -142,30 +143,33 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
             pl.col("started_at").min(),
             pl.col("sha").first().cast(pl.String),
             pl.col("blocking").fill_null(False).any(),
-            first.sum().alias("tried"),
-            (first & pl.col("status").is_in(FAILED)).sum().alias("first_failed"),
         )
         .sort("day", "started_at", "run_id", nulls_last=True)
         .with_columns(
             pl.col("sha").fill_null(pl.col("run_id")).rank("dense").cast(pl.Int32).sub(1).alias("sha_code"),
-            # Infrastructure failures: share of the run's first attempts that failed.
-            (
-                (pl.col("tried") >= params.mass_failure_min_tests)
-                & (pl.col("first_failed") >= params.mass_failure_ratio * pl.col("tried"))
-            ).alias("infra"),
         )
+    )
+    # Infrastructure failures: reports most of whose first attempts failed (report_keys).
+    infra_query = (
+        executions.group_by("report_hash")
+        .agg(first.sum().alias("tried"), (first & pl.col("status").is_in(FAILED)).sum().alias("first_failed"))
+        .filter(
+            (pl.col("tried") >= params.mass_failure_min_tests)
+            & (pl.col("first_failed") >= params.mass_failure_ratio * pl.col("tried"))
+        )
+        .select("report_hash")
     )
     tests_query = (
         executions.group_by("test_hash").agg(pl.col("test_id").first().cast(pl.String)).sort("test_id")
     )
-    runs, tests = pl.collect_all([runs_query, tests_query], optimizations=_NO_SHARED_SCAN)
-    infra_hashes = runs.filter("infra")["run_hash"].implode()
+    runs, tests, infra = pl.collect_all([runs_query, tests_query, infra_query], optimizations=_NO_SHARED_SCAN)
+    infra_hashes = infra["report_hash"].implode()
     infra_failures, rows = pl.collect_all(
         [
-            executions.filter(pl.col("run_hash").is_in(infra_hashes) & pl.col("status").is_in(FAILED)).select(
-                "test_hash", (pl.col("day") - lo).dt.total_days().alias("day")
-            ),
-            executions.filter(~pl.col("run_hash").is_in(infra_hashes)).select(
+            executions.filter(
+                pl.col("report_hash").is_in(infra_hashes) & pl.col("status").is_in(FAILED)
+            ).select("test_hash", (pl.col("day") - lo).dt.total_days().alias("day")),
+            executions.filter(~pl.col("report_hash").is_in(infra_hashes)).select(
                 "test_hash",
                 "run_hash",
                 pl.col("attempt").fill_null(0).cast(pl.Int32),
@@ -536,19 +540,39 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
     return pl.concat(parts)
 
 
-def infra_runs(results: pl.DataFrame | pl.LazyFrame, params: Flakes) -> pl.DataFrame:
-    """Runs that were infrastructure failures: at least mass_failure_ratio of the tests they ran
+def report_keys(columns: list[str] | pl.Schema) -> list[str]:
+    """What one CI report is: a run's artifact when results carry artifact_hash, else the run.
+
+    Mass-failure protection judges each report on its own (as Trunk judges each upload): a database
+    outage that fails the API suite is an infrastructure failure even when the browser suite of the
+    same run passed.
+    """
+    return ["run_id", "artifact_hash"] if "artifact_hash" in columns else ["run_id"]
+
+
+def infra_reports(results: pl.DataFrame | pl.LazyFrame, params: Flakes) -> pl.DataFrame:
+    """Reports that were infrastructure failures: at least mass_failure_ratio of the tests they ran
     failed on the first attempt (and they ran at least mass_failure_min_tests tests)."""
-    first = results.lazy().filter((pl.col("attempt") == 0) & pl.col("status").is_in(EXECUTED))
+    frame = results.lazy()
+    keys = report_keys(frame.collect_schema())
+    first = frame.filter((pl.col("attempt") == 0) & pl.col("status").is_in(EXECUTED))
     return (
-        first.group_by("run_id")
+        first.group_by(keys)
         .agg(pl.len().alias("tests"), pl.col("status").is_in(FAILED).sum().alias("failed"))
         .filter(
             (pl.col("tests") >= params.mass_failure_min_tests)
             & (pl.col("failed") >= params.mass_failure_ratio * pl.col("tests"))
         )
-        .sort("run_id")
+        .select(keys)
+        .sort(keys)
         .collect()
+    )
+
+
+def without_infra_reports(results: pl.DataFrame, params: Flakes) -> pl.DataFrame:
+    """The rows that do not belong to an infrastructure-failure report."""
+    return results.join(
+        infra_reports(results, params), on=report_keys(results.columns), how="anti", nulls_equal=True
     )
 
 

@@ -49,7 +49,7 @@ def run_rows(
 
 def frame(rows: list[dict]) -> pl.DataFrame:
     return (
-        schemas.conform(pl.DataFrame(rows), schemas.TEST_RESULTS)
+        schemas.conform(pl.DataFrame(rows, infer_schema_length=None), schemas.TEST_RESULTS)
         if rows
         else schemas.empty(schemas.TEST_RESULTS)
     )

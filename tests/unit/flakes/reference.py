@@ -13,24 +13,25 @@ from testintel_assets.configuration import Flakes
 from testintel_assets.scoring.flakes import EXECUTED, FAILED
 
 
-def infra_runs(results: pl.DataFrame, params: Flakes) -> set[str]:
+def infra_reports(results: pl.DataFrame, params: Flakes) -> pl.DataFrame:
+    keys = ["run_id", "artifact_hash"] if "artifact_hash" in results.columns else ["run_id"]
     first = results.filter((pl.col("attempt") == 0) & pl.col("status").is_in(EXECUTED))
-    per_run = first.group_by("run_id").agg(
+    per_report = first.group_by(keys).agg(
         pl.len().alias("tried"), pl.col("status").is_in(FAILED).sum().alias("failed")
     )
-    bad = per_run.filter(
+    return per_report.filter(
         (pl.col("tried") >= params.mass_failure_min_tests)
         & (pl.col("failed") >= params.mass_failure_ratio * pl.col("tried"))
-    )
-    return set(bad["run_id"].to_list())
+    ).select(keys)
 
 
 def signals(results: pl.DataFrame, day: date, params: Flakes) -> pl.DataFrame:
     lo = day - timedelta(days=params.window_days - 1)
     loaded = results.filter(pl.col("day").is_between(lo, day))
-    infra = infra_runs(loaded, params)
+    infra = infra_reports(loaded, params)
+    keys = infra.columns
     executed = loaded.filter(pl.col("status").is_in(EXECUTED))
-    window = executed.filter(~pl.col("run_id").is_in(list(infra))).with_columns(
+    window = executed.join(infra, on=keys, how="anti", nulls_equal=True).with_columns(
         pl.col("status").is_in(FAILED).alias("fail")
     )
     run_order = (
@@ -89,11 +90,9 @@ def signals(results: pl.DataFrame, day: date, params: Flakes) -> pl.DataFrame:
                 "failing_shas": by_sha.filter(pl.col("f")).height,
                 "rerun_flips": int(by_run["fail"].sum()),
                 "blocking_runs": blocking.height,
-                "infra_failures_excluded": executed.filter(
-                    pl.col("run_id").is_in(list(infra))
-                    & (pl.col("test_id") == test_id)
-                    & pl.col("status").is_in(FAILED)
-                ).height,
+                "infra_failures_excluded": executed.join(infra, on=keys, nulls_equal=True)
+                .filter((pl.col("test_id") == test_id) & pl.col("status").is_in(FAILED))
+                .height,
             }
         )
     return pl.DataFrame(out).with_columns(pl.lit(day).alias("day"))

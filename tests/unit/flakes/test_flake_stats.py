@@ -143,6 +143,28 @@ def test_mass_failure_runs_count_for_nothing() -> None:
     assert small["t1"]["failures"] == 1 and small["t1"]["infra_failures_excluded"] == 0
 
 
+def test_mass_failure_is_judged_per_report_not_per_run() -> None:
+    """A database outage fails the API report of a run while its browser report passes: the API
+    report is an infrastructure failure although the run as a whole is not."""
+    api = [f"api{i}" for i in range(25)]
+    browser = [f"e2e{i}" for i in range(25)]
+    rows = []
+    for run in range(6):
+        outage = run == 3
+        rows += [
+            r | {"artifact_hash": "api-report"}
+            for r in run_rows(run, {t: "F" if outage else "P" for t in api}, day=run)
+        ]
+        rows += [
+            r | {"artifact_hash": "e2e-report"} for r in run_rows(run, dict.fromkeys(browser, "P"), day=run)
+        ]
+    stats = stats_on(rows, 5)
+    assert stats["api1"]["failures"] == 0 and stats["api1"]["infra_failures_excluded"] == 1
+    assert stats["api1"]["flake_class"] == "healthy"
+    whole_run = stats_on([{k: v for k, v in r.items() if k != "artifact_hash"} for r in rows], 5)
+    assert whole_run["api1"]["failures"] == 1  # judged per run, half the run passed: not an outage
+
+
 def test_blocking_columns_count_executions_and_flaky_failures_in_blocking_pipelines() -> None:
     rows = sequence("t", "FP P FP P", blocking=True) + [
         r | {"run_id": r["run_id"] + "-n", "pipeline": "nightly", "blocking": False}
