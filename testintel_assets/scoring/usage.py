@@ -66,6 +66,10 @@ def flow_usage(
     as_of_frame = pl.DataFrame({"as_of": days}, schema={"as_of": pl.Date}).unique()
     app = usage_events.filter((pl.col("traffic") == "app") & pl.col("flow").is_not_null())
     app = app.filter(pl.col("day") > min(days) - timedelta(days=window), pl.col("day") <= max(days))
+    # Down to the grain the measures need before each day is copied into its windows.
+    app = app.group_by("day", "source", "flow", _client().alias("client"), "tier").agg(
+        pl.col("events").sum(), pl.col("errors").sum()
+    )
     windowed = _windowed(app, as_of_frame, window)
     if windowed.is_empty():
         return empty(FLOW_USAGE)
@@ -143,13 +147,17 @@ def _users(usage_users: pl.DataFrame, as_of: pl.DataFrame, window: int) -> pl.Da
     return estimate_users(_windowed(usage_users, as_of, window), _KEYS)
 
 
-def _platform_share(windowed: pl.DataFrame) -> pl.DataFrame:
-    client = (
+def _client() -> pl.Expr:
+    """The platform, with the browser family for the web: `ios`, `android`, `api`, `web/Safari`."""
+    return (
         pl.when(pl.col("platform") == "web")
         .then(pl.concat_str([pl.lit("web/"), pl.col("browser").fill_null("unknown")]))
         .otherwise(pl.col("platform").fill_null("unknown"))
     )
-    per_client = windowed.group_by([*_KEYS, client.alias("client")]).agg(pl.col("events").sum())
+
+
+def _platform_share(windowed: pl.DataFrame) -> pl.DataFrame:
+    per_client = windowed.group_by([*_KEYS, "client"]).agg(pl.col("events").sum())
     return (
         per_client.sort([*_KEYS, "events", "client"], descending=[False, False, False, True, False])
         .group_by(_KEYS, maintain_order=True)

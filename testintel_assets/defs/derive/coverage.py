@@ -84,12 +84,18 @@ def coverage_delta(
 ) -> dg.Output[pl.DataFrame]:
     """Per pre-merge run: coverage of each touched component against the base branch's newest."""
     config = catalog.load()
+    base_branch = config.scoring.coverage.base_branch
     runs = ci_runs.filter((pl.col("kind") == "run") & (pl.col("status") == "ingested"))
-    runs = runs.filter(pl.col("branch") != config.scoring.coverage.base_branch)
+    runs = runs.filter(pl.col("branch") != base_branch)
+    rows_of_run = coverage_files.partition_by("run_id", as_dict=True)
+    # Only the base branch's reports can be a base: handing just those over keeps each run cheap.
+    base = coverage_files.filter(pl.col("branch") == base_branch)
     parts = []
     for run in runs.iter_rows(named=True):
-        run_rows = coverage_files.filter(pl.col("run_id") == run["run_id"])
-        history = coverage_files.filter(pl.col("day") <= run["day"])
+        run_rows = rows_of_run.get((run["run_id"],))
+        if run_rows is None:
+            continue
+        history = base.filter(pl.col("day") <= run["day"])
         parts.append(delta_of_run(run_rows, history, config, changed_files=run["changed_files"] or None))
     frame = schemas.stack(parts, schemas.COVERAGE_DELTA)
     dropped = frame.filter(pl.col("delta_blended") < 0)
