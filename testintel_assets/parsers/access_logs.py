@@ -442,7 +442,9 @@ assert _FORMAT_SHIFT + _FORMAT_BITS == GROUP_BITS
 class _Lookup:
     """Codes of the distinct strings of a read, computed once each (Python sees every value once).
 
-    Values are keyed by Polars' in-process string hash: stable within one read, never stored.
+    Values are keyed by Polars' in-process string hash: stable within one read, never stored. Once
+    a read knows more values than a chunk has lines, a chunk gets only the codes of its own values,
+    so joins stay chunk-sized however many distinct requests or visitors a day has.
     """
 
     def __init__(self, compute: Callable[[pl.Series], pl.DataFrame]) -> None:
@@ -454,11 +456,16 @@ class _Lookup:
 
     def table(self, hashes: pl.Series, values: pl.Series) -> pl.DataFrame:
         """(hash, codes ...) covering every hash of one chunk's `values`."""
-        unknown = ~hashes.is_in(self._known["hash"].implode())
-        if unknown.any():
-            new = pl.DataFrame({"hash": hashes.filter(unknown), "value": values.filter(unknown)})
-            self._known = pl.concat([self._known, self._coded(new.unique("hash"))])
-        return self._known
+        known = self._known
+        if known.height > hashes.len():  # more values than lines: keep the joins chunk-sized
+            known = known.join(hashes.unique().to_frame("hash"), on="hash", how="semi")
+        unseen = ~hashes.is_in(known["hash"].implode())
+        if not unseen.any():
+            return known
+        fresh = pl.DataFrame({"hash": hashes.filter(unseen), "value": values.filter(unseen)})
+        coded = self._coded(fresh.unique("hash"))
+        self._known = pl.concat([self._known, coded])
+        return pl.concat([known, coded])
 
 
 class _Codes:

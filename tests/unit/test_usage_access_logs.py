@@ -292,3 +292,26 @@ def test_a_line_cut_inside_the_user_agent_is_rejected_and_plain_combined_lines_c
     assert parsed.events["browser"].to_list() == ["Chrome"]
     assert parsed.rejected.select("lines", "first_line").row(0) == (1, 3)
     assert "expected [time]" in parsed.rejected["reason"][0]
+
+
+def test_values_known_from_an_earlier_file_keep_their_codes(tmp_path: Path, catalog) -> None:
+    """A read that knows more requests and visitors than a chunk has lines looks up only the chunk's."""
+    first = [
+        _line(
+            f"10.2.{index % 900 // 256}.{index % 900 % 256}",
+            f"GET /api/orders/{index} HTTP/1.1",
+            200,
+            UA_CHROME,
+            0.01,
+        )
+        for index in range(3000)
+    ]
+    second = [
+        _line("10.2.0.5", "GET /api/orders/5 HTTP/1.1", 200, UA_CHROME, 0.01),  # request and visitor seen
+        _line("10.3.0.1", "GET /api/orders/123456 HTTP/1.1", 200, UA_IOS_APP, 0.01),  # both new
+    ]
+    _write_nginx(tmp_path / "a.log", first)
+    _write_nginx(tmp_path / "b.log", second)
+    parsed = read_access_logs([tmp_path / "a.log", tmp_path / "b.log"], DAY, catalog, salt=SALT)
+    rows = parsed.events.select("route", "platform", "events", "users").sort("platform").rows()
+    assert rows == [("/api/orders/{id}", "ios", 1, 1), ("/api/orders/{id}", "web", 3001, 900)]
