@@ -137,7 +137,7 @@ def classify_user_agent(user_agent: str | None) -> tuple[str, str, str | None]:
 GROUP_BITS = 51  # readers hand UsageAggregator group codes below 2**GROUP_BITS
 _SLOTS = 2048  # latency slot per group: 0 = no latency, bucket + _SLOT_OFFSET otherwise
 _SLOT_OFFSET = 701  # buckets run from -700 (at or below 1 µs) to 1047 (just below 10^9 ms)
-_MERGE_ROWS = 1 << 24  # partial rows (8-16 bytes each) an aggregator holds before merging them
+MERGE_ROWS = 1 << 24  # partial rows (8-16 bytes each) an aggregator holds before merging them
 
 
 def latency_bucket(latency_ms: pl.Expr) -> pl.Expr:
@@ -227,7 +227,10 @@ class UsageAggregator:
     )
     _users: list[pl.DataFrame] = field(default_factory=list)
     _rejected: list[pl.DataFrame] = field(default_factory=list)
-    _merge_at: int = _MERGE_ROWS
+    merge_rows: int = MERGE_ROWS  # partial rows held before the first merge
+
+    def __post_init__(self) -> None:
+        self._merge_at = self.merge_rows
 
     def add(self, rows: pl.DataFrame | pl.LazyFrame) -> None:
         frame = (
@@ -259,7 +262,7 @@ class UsageAggregator:
             self._keys = []
         if self._users:
             self._users = [bottom_k(pl.concat(self._users), ["group"])]
-        self._merge_at = max(2 * (self._counts.height + self._users[0].height), _MERGE_ROWS)
+        self._merge_at = max(2 * (self._counts.height + self._users[0].height), self.merge_rows)
 
     def finish(self) -> UsageParsed:
         rejected = (

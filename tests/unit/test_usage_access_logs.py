@@ -19,7 +19,13 @@ from testintel_assets.parsers.access_logs import (
     sniff_format,
 )
 from testintel_assets.parsers.routes import FlowMatcher, refine_route, route_expr
-from testintel_assets.parsers.usage import top_unmapped_routes
+from testintel_assets.parsers.usage import (
+    MERGE_ROWS,
+    SKETCH_K,
+    UsageAggregator,
+    dimension_frame,
+    top_unmapped_routes,
+)
 from testintel_assets.schemas import USAGE_EVENTS, USAGE_REJECTS, USAGE_USERS
 
 DAY = date(2025, 3, 2)
@@ -315,3 +321,44 @@ def test_values_known_from_an_earlier_file_keep_their_codes(tmp_path: Path, cata
     parsed = read_access_logs([tmp_path / "a.log", tmp_path / "b.log"], DAY, catalog, salt=SALT)
     rows = parsed.events.select("route", "platform", "events", "users").sort("platform").rows()
     assert rows == [("/api/orders/{id}", "ios", 1, 1), ("/api/orders/{id}", "web", 3001, 900)]
+
+
+def test_merging_partials_early_changes_nothing() -> None:
+    """Histogram counts add up by key and user sketches re-cut to bottom-k, however often they merge."""
+    index = pl.int_range(0, 60_000, eager=True)
+    rows = pl.DataFrame(
+        {
+            "group": (index % 3).cast(pl.UInt64),
+            "latency_ms": ((index % 997) + 0.5).cast(pl.Float64),
+            "user_key": (index % 5000 + (index % 3) * 10_000).hash(7),  # uniform, as HMACs are
+        }
+    ).with_columns(
+        latency_ms=pl.when(pl.col("group") == 2).then(None).otherwise(pl.col("latency_ms")),
+        user_key=pl.when(pl.col("group") == 1)
+        .then((index % 500).cast(pl.UInt64))
+        .otherwise(pl.col("user_key")),
+    )
+
+    def decode(codes: pl.Series) -> pl.DataFrame:
+        return dimension_frame(
+            codes.to_frame("group").with_columns(
+                flow=pl.col("group").cast(pl.String), traffic=pl.lit("app"), source=pl.lit("test")
+            )
+        )
+
+    results = []
+    for merge_rows in (1_000, MERGE_ROWS):
+        aggregator = UsageAggregator(DAY, decode, merge_rows=merge_rows)
+        for chunk in rows.iter_slices(3_000):
+            aggregator.add(chunk)
+        results.append(aggregator.finish())
+    early, once = results
+    assert early.events.equals(once.events) and early.users.equals(once.users)
+    events = {row["flow"]: row for row in once.events.iter_rows(named=True)}
+    assert [events[flow]["events"] for flow in "012"] == [20_000] * 3
+    assert events["1"]["users"] == 500  # exact below the sketch size
+    assert abs(events["0"]["users"] - 5000) / 5000 < 3 / SKETCH_K**0.5
+    assert events["2"]["p95_latency_ms"] is None
+    assert events["0"]["p95_latency_ms"] == pytest.approx(
+        _nearest_rank_p95([index % 997 + 0.5 for index in range(0, 60_000, 3)]), rel=0.01
+    )
