@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from testintel_assets.cli import backfill, demo, report, tickets
+from testintel_assets.cli import backfill, demo, quarantine, report, tickets
 
-REGISTRARS = [demo.register, backfill.register, report.register, tickets.register]
+REGISTRARS = [demo.register, backfill.register, report.register, tickets.register, quarantine.register]

@@ -321,7 +321,10 @@ def _plan_runs(day: date, rng: random.Random, end: date) -> list[RunPlan]:
     ]
     previous: RunPlan | None = None
     for index in range(PRE_MERGE_RUNS_PER_DAY):
-        if previous is not None and rng.random() < RETRY_SHA_CHANCE:
+        outage = day == end - timedelta(days=INFRA_OUTAGE_DAY_OFFSET) and index == 2
+        # The outage run retries the previous sha, so its failures sit next to passes on one sha:
+        # only mass-failure protection keeps them from looking like flakes.
+        if previous is not None and (outage or rng.random() < RETRY_SHA_CHANCE):
             sha, branch = previous.sha, previous.branch
         else:
             branch = f"feature/{rng.choice(list(org.TRAFFIC)[:12])}-{rng.randint(100, 999)}"
@@ -333,7 +336,7 @@ def _plan_runs(day: date, rng: random.Random, end: date) -> list[RunPlan]:
             pipeline="pre-merge",
             blocking=True,
             started_at=datetime.combine(day, time(8 + 2 * index, rng.randint(0, 59)), UTC),
-            outage=day == end - timedelta(days=INFRA_OUTAGE_DAY_OFFSET) and index == 2,
+            outage=outage,
         )
         plans.append(previous)
     return plans
