@@ -400,9 +400,11 @@ def _stream_chunks(handle: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
 def line_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
     """Chunks of about `chunk_bytes` that end on a line boundary (the last one may lack its newline).
 
-    Chunks below 32 MiB are recycled by the allocator instead of being mapped afresh (page faults
-    cost as much as the reading itself).
+    glibc maps blocks above its mmap threshold afresh, and faulting their pages in costs as much as
+    the reading itself. Freeing one block a little larger than a chunk raises that (dynamic, at most
+    32 MiB) threshold, so chunks up to then are recycled from the heap instead.
     """
+    bytes(chunk_bytes + (1 << 20))  # allocated and freed at once, see above
     try:
         with _open(path) as handle:
             chunks = _stream_chunks if isinstance(handle, gzip.GzipFile) else _plain_chunks
