@@ -492,13 +492,27 @@ class _Codes:
         self._lock = threading.Lock()
 
     def tables(self, hashed: pl.DataFrame, encoded_user_agents: bool) -> list[pl.DataFrame]:
-        """The endpoint, user-agent and visitor code tables covering one chunk (thread-safe)."""
+        """The endpoint and user-agent code tables covering one chunk (worker threads share them)."""
         with self._lock:
             return [
                 self.requests.table(hashed["request_hash"], hashed["request"]),
                 self.user_agents[encoded_user_agents].table(hashed["agent_hash"], hashed["user_agent"]),
-                self.visitors.table(hashed["visitor_hash"], hashed["visitor"]),
             ]
+
+    def with_users(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """(group, latency_ms, agent_key, visitor_hash, visitor) -> (group, latency_ms, user_key).
+
+        Runs in the aggregating thread, so hashing the visitors never seen (one HMAC each) overlaps
+        with the workers' splitting instead of holding their lock.
+        """
+        visitors = self.visitors.table(rows["visitor_hash"], rows["visitor"])
+        user = pl.col("visitor_key").replace(0, None).xor(pl.col("agent_key") * pl.lit(_MIX, pl.UInt64))
+        return (
+            rows.lazy()
+            .join(visitors.lazy(), left_on="visitor_hash", right_on="hash", how="left")
+            .select("group", "latency_ms", user.alias("user_key"))
+            .collect(engine="in-memory")
+        )
 
     def _endpoint_code(self, route: str, method: str | None) -> int:
         code = self.endpoints.get((route, method))
@@ -642,13 +656,14 @@ def _field(group: pl.Expr, shift: int, width: int) -> pl.Expr:
 def _group_rows(
     requests: pl.DataFrame, log_format: LogFormat, codes: _Codes, format_code: int
 ) -> pl.DataFrame:
-    """Parsed requests of one chunk -> (group, latency_ms, user_key); lookups join on u64 hashes."""
+    """Parsed requests of one chunk -> (group, latency_ms, agent_key, visitor_hash, visitor); lookups
+    join on u64 hashes."""
     hashed = requests.with_columns(
         request_hash=pl.col("request").hash(),
         agent_hash=pl.col("user_agent").hash(),
         visitor_hash=pl.col("visitor").hash(),
     )
-    endpoints, agents, visitors = codes.tables(hashed, log_format.encoded_user_agents)
+    endpoints, agents = codes.tables(hashed, log_format.encoded_user_agents)
     status = pl.col("status").cast(pl.UInt64, strict=False).fill_null(_NO_STATUS).clip(0, _NO_STATUS)
     group = (
         pl.lit(format_code << _FORMAT_SHIFT, pl.UInt64)
@@ -656,15 +671,12 @@ def _group_rows(
         + pl.col("agent_code") * pl.lit(1 << _AGENT_SHIFT, pl.UInt64)
         + status
     )
-    visitor = pl.col("visitor_key").replace(0, None)
-    user = visitor.xor(pl.col("agent_key") * pl.lit(_MIX, pl.UInt64))
     return (
         hashed.lazy()
-        .select("request_hash", "agent_hash", "visitor_hash", "status", "latency_ms")
+        .select("request_hash", "agent_hash", "visitor_hash", "visitor", "status", "latency_ms")
         .join(endpoints.lazy(), left_on="request_hash", right_on="hash", how="left")
         .join(agents.lazy(), left_on="agent_hash", right_on="hash", how="left")
-        .join(visitors.lazy(), left_on="visitor_hash", right_on="hash", how="left")
-        .select(group.alias("group"), "latency_ms", user.alias("user_key"))
+        .select(group.alias("group"), "latency_ms", "agent_key", "visitor_hash", "visitor")
         .collect(engine="in-memory")
     )
 
@@ -672,7 +684,7 @@ def _group_rows(
 class _ChunkRows(NamedTuple):
     lines: int
     rejected: pl.DataFrame  # reason, lines, first_line (counted within the chunk)
-    rows: pl.DataFrame  # group, latency_ms, user_key
+    rows: pl.DataFrame  # group, latency_ms, agent_key, visitor_hash, visitor
 
 
 def _in_order(function: Callable[[bytes], _ChunkRows], chunks: Iterable[bytes]) -> Iterator[_ChunkRows]:
@@ -723,7 +735,7 @@ def _read_file(path: Path, aggregator: UsageAggregator, codes: _Codes) -> None:
         if chunk.rejected.height:
             rejected.append(chunk.rejected.with_columns(pl.col("first_line") + lines_before))
         lines_before += chunk.lines
-        aggregator.add(chunk.rows)
+        aggregator.add(codes.with_users(chunk.rows))
     if rejected:
         summary = (
             pl.concat(rejected).group_by("reason").agg(pl.col("lines").sum(), pl.col("first_line").min())
