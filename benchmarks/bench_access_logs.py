@@ -4,15 +4,18 @@
 
 Generates benchmarks/.data/nginx-combined-<n>.log once (NGINX `combined` plus `$request_time`, 30 route
 templates with ids, ~700 user agents, 50,000 visitors), then runs each contender in its own subprocess,
-alternating A B C A B C ..., and prints the median wall time, lines per second, CPU seconds and peak
-RSS of each, and the reader's ratio against the naive loop measured in the same run.
+alternating A B C A B C ..., and prints per round the wall and CPU seconds of each with the load
+average, the reader's ratio against the naive loop pair by pair (same round), and at the end the
+median wall time, lines per second, CPU seconds and peak RSS of each.
 
 - naive: `for line in file`, the seed's regex, a dict of (route, status) counts (what the issue calls
   the seed's approach; it extracts only the raw route and the status);
 - reader: testintel's `read_access_logs` (normalised route, flow, traffic class, platform and browser
   from the user agent, status, p95 latency, salted visitor sketches), chunked, bounded memory;
 - wc -l: the I/O floor.
-The machine is shared: wall times are noisy, which is why each round pairs the contenders.
+The machine is shared: wall times are noisy, which is why each round pairs the contenders and prints
+the load average before it. The reader uses both cores, the naive loop one: under load the wall
+ratio falls towards the CPU ratio.
 """
 
 from __future__ import annotations
@@ -237,27 +240,41 @@ def main() -> None:
         print(
             f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s"
         )
+    naive, reader = "naive Python loop (seed regex, dict counts)", "testintel read_access_logs"
     contenders = {
         "wc -l (I/O floor)": ["wc", "-l", str(path)],
-        "naive Python loop (seed regex, dict counts)": [sys.executable, "-c", NAIVE, str(path)],
-        "testintel read_access_logs": [sys.executable, "-c", READER, str(path)],
+        naive: [sys.executable, "-c", NAIVE, str(path)],
+        reader: [sys.executable, "-c", READER, str(path)],
     }
     results: dict[str, list[dict[str, float | str]]] = {name: [] for name in contenders}
-    for _ in range(args.rounds):
+    pairs: list[dict[str, float]] = []
+    print(f"{args.lines:,} lines, {args.rounds} rounds, machine: {os.cpu_count()} cores, shared")
+    print(
+        f"{'round':>5s} {'load 1m':>8s} {'naive wall/cpu s':>17s} {'reader wall/cpu s':>18s} {'naive/reader wall; cpu':>24s}"
+    )
+    for round_number in range(1, args.rounds + 1):
+        load = os.getloadavg()[0]
         for name, command in contenders.items():
             results[name].append(run(command))
-    naive_wall = statistics.median(
-        float(r["wall"]) for r in results["naive Python loop (seed regex, dict counts)"]
-    )
-    naive_cpu = statistics.median(
-        float(r["cpu"]) for r in results["naive Python loop (seed regex, dict counts)"]
-    )
-    print(f"{args.lines:,} lines, {args.rounds} rounds (median), machine: {os.cpu_count()} cores, shared")
+        slow, fast = results[naive][-1], results[reader][-1]
+        pair = {
+            "load": load,
+            "wall_ratio": float(slow["wall"]) / float(fast["wall"]),
+            "cpu_ratio": float(slow["cpu"]) / float(fast["cpu"]),
+        }
+        pairs.append(pair)
+        print(
+            f"{round_number:5d} {load:8.2f} {float(slow['wall']):8.2f}/{float(slow['cpu']):<8.2f} "
+            f"{float(fast['wall']):9.2f}/{float(fast['cpu']):<8.2f} "
+            f"{pair['wall_ratio']:15.2f}; {pair['cpu_ratio']:.2f}"
+        )
+    naive_wall = statistics.median(float(r["wall"]) for r in results[naive])
+    naive_cpu = statistics.median(float(r["cpu"]) for r in results[naive])
     print(
         f"{'contender':46s} {'wall s':>8s} {'lines/s':>12s} {'cpu s':>8s} {'peak MiB':>9s} "
         f"{'naive/x wall':>13s} {'naive/x cpu':>12s}"
     )
-    summary = {}
+    summary: dict[str, object] = {}
     for name, runs in results.items():
         wall = statistics.median(float(r["wall"]) for r in runs)
         cpu = statistics.median(float(r["cpu"]) for r in runs)
@@ -273,6 +290,13 @@ def main() -> None:
             "lines_per_s": args.lines / wall,
             "outputs": sorted({str(r["output"]) for r in runs}),
         }
+    wall_ratios = [pair["wall_ratio"] for pair in pairs]
+    print(
+        f"reader vs naive, pair by pair: wall x{statistics.median(wall_ratios):.2f} "
+        f"(min {min(wall_ratios):.2f}, max {max(wall_ratios):.2f}); "
+        f"cpu x{statistics.median(pair['cpu_ratio'] for pair in pairs):.2f}"
+    )
+    summary["pairs"] = pairs
     print(json.dumps(summary, indent=1))
 
 

@@ -1,9 +1,10 @@
 """Access logs -> usage_events: NGINX combined and JSON, gateway JSON lines, AWS ALB / ELB, CloudFront.
 
-Files are read in chunks of CHUNK_BYTES (plain or gzip), each chunk is split into lines and parsed with
-one vectorised regex (or tab split, or JSON path lookups) in Polars, and only mergeable aggregates
-survive a chunk (parsers/usage.py), so a 1 GB day never sits in memory. Work that needs Python (route
-refinement, flow matching, user-agent parsing, salted hashing of visitors) runs once per distinct value.
+Files are read in chunks of READ_BYTES (plain or gzip). NGINX chunks are split on `"` by Polars' CSV
+reader (multi-threaded, memchr speed); other formats and odd NGINX lines are parsed per line with one
+vectorised regex (or tab split, or JSON path lookups). Only mergeable aggregates survive a chunk
+(parsers/usage.py), so a 1 GB day never sits in memory. Work that needs Python (route refinement, flow
+matching, user-agent parsing, salted hashing of visitors) runs once per distinct value per read.
 
 Every line is accounted for: it is a request in usage_events (static assets, health checks, bots and
 garbage requests flagged in `traffic`) or a counted line in the rejected summary with its reason.
@@ -14,12 +15,16 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 from urllib.parse import unquote
 
 import polars as pl
@@ -28,6 +33,7 @@ from testintel_assets.configuration import Catalog
 from testintel_assets.parsers import ArtifactRejected
 from testintel_assets.parsers.routes import INVALID_ROUTE, UNMAPPED, FlowMatcher, refine_route, route_expr
 from testintel_assets.parsers.usage import (
+    GROUP_BITS,
     UNKNOWN,
     UsageAggregator,
     UsageParsed,
@@ -37,17 +43,19 @@ from testintel_assets.parsers.usage import (
 from testintel_assets.privacy import pii_salt, user_key
 
 SOURCE = "access_logs"
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 16 << 20  # line chunks of the JSON-lines readers (analytics exports)
+READ_BYTES = 24 << 20  # access-log chunks: ~125,000 lines; below glibc's 32 MiB mmap threshold
+WORKER_THREADS = 2  # chunks parsed and coded in parallel ahead of the one being aggregated
 SNIFF_BYTES = 65536
 
-# What each format extractor yields per line; reason is null for a parsed request.
+# What each format extractor yields per line; reason is null for a parsed request. `request` is the
+# request line ("GET /path HTTP/1.1") or, for formats that log them apart, "METHOD<TAB>target".
 REQUEST_SCHEMA = pl.Schema(
     {
         "line_no": pl.Int64,
         "reason": pl.String,
         "visitor": pl.String,
-        "method": pl.String,
-        "target": pl.String,
+        "request": pl.String,
         "status": pl.Int32,
         "user_agent": pl.String,
         "latency_ms": pl.Float64,
@@ -81,21 +89,32 @@ _CLOUDFRONT_NAMES = {
 
 @dataclass(frozen=True)
 class LogFormat:
-    """A recognised layout: its name and the extractor from (line_no, line) to REQUEST_SCHEMA."""
+    """A recognised layout: its name and the extractor from a chunk to REQUEST_SCHEMA, one row per
+    line, lines numbered from 1 within the chunk."""
 
     name: str
-    extract: Callable[[pl.DataFrame], pl.DataFrame]
+    extract: Callable[[bytes], pl.DataFrame]
     encoded_user_agents: bool = False
 
 
+def _per_line(extract: Callable[[pl.DataFrame], pl.DataFrame]) -> Callable[[bytes], pl.DataFrame]:
+    """An extractor over (line_no, line) frames as one over chunks."""
+    return lambda chunk: extract(lines_frame(chunk, 1))
+
+
+def _field_request(method: pl.Expr, target: pl.Expr) -> pl.Expr:
+    """METHOD<TAB>target for formats that log them apart (the target may contain spaces)."""
+    return pl.concat_str([method, target], separator="\t").alias("request")
+
+
 def _request_parts(request: pl.Expr) -> list[pl.Expr]:
-    """METHOD and target of a request line; garbage ("", "-", "hello") yields null for both."""
-    parts = request.str.splitn(" ", 3)
-    target = parts.struct.field("field_1")
-    return [
-        pl.when(target.is_not_null()).then(parts.struct.field("field_0")).alias("method"),
-        target.alias("target"),
-    ]
+    """METHOD and target of a request; garbage ("", "-", "hello") yields null for both."""
+    tabbed = request.str.splitn("\t", 2)
+    spaced = request.str.splitn(" ", 3)
+    is_tabbed = request.str.contains("\t", literal=True)
+    target = pl.when(is_tabbed).then(tabbed.struct.field("field_1")).otherwise(spaced.struct.field("field_1"))
+    method = pl.when(is_tabbed).then(tabbed.struct.field("field_0")).otherwise(spaced.struct.field("field_0"))
+    return [pl.when(target.is_not_null()).then(method).alias("method"), target.alias("target")]
 
 
 def _seconds_to_ms(seconds: pl.Expr) -> pl.Expr:
@@ -126,46 +145,90 @@ def _nginx_regex(lines: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit(_NGINX_PREFIX_REASON))
         .alias("reason"),
         "visitor",
-        *_request_parts(pl.col("request")),
+        "request",
         pl.col("status").cast(pl.Int32, strict=False),
         "user_agent",
         _seconds_to_ms(pl.col("line").str.extract(NGINX_TAIL_RE)),
     )
 
 
-def _nginx(lines: pl.DataFrame) -> pl.DataFrame:
+_TIME_FIELD_BYTES = len("[02/Mar/2025:10:00:00 +0000] ")
+_QUOTE_FIELDS = pl.Schema({f"f{index}": pl.String for index in range(8)})
+
+
+def _quote_split(chunk: bytes) -> pl.DataFrame:
+    """The fields between double quotes of every line (f0..f7 but the unused referer f3; null when
+    empty or absent)."""
+    options = {
+        "separator": '"',
+        "quote_char": None,
+        "has_header": False,
+        "schema": _QUOTE_FIELDS,
+        "columns": [0, 1, 2, 4, 5, 6, 7],
+        "truncate_ragged_lines": True,
+        "missing_columns": "insert",
+    }
+    try:
+        return pl.read_csv(chunk, **options)
+    except pl.exceptions.ComputeError:  # invalid UTF-8: replaced, as lines_frame does
+        return pl.read_csv(chunk.decode("utf-8", "replace").encode("utf-8"), **options)
+
+
+def _nginx(chunk: bytes) -> pl.DataFrame:
     """`combined` (optionally with a vhost prefix and trailing fields such as $request_time).
 
-    NGINX escapes `"` inside fields as \\x22, so splitting on the quote character finds the fields at
-    memchr speed; lines whose layout differs (a quoted X-Forwarded-For prefix, quoted fields after the
-    user agent, garbage) take the regex path instead.
+    NGINX escapes `"` inside fields as \\x22, so splitting on the quote character finds the fields;
+    lines with exactly six quotes in the standard places take this path. The reader cannot tell an
+    empty last field from a missing one, so when some line has nothing after the user agent, the
+    line itself must end with the closing quote (a line cut inside the user agent does not). Other
+    lines (a quoted X-Forwarded-For prefix, quoted fields after the user agent, garbage) take the
+    regex path, and so does the whole chunk if the split rows ever disagree with its lines.
     """
-    fields = pl.col("parts").struct.field
-    head, status_field = fields("field_0"), fields("field_2")
+    fields = _quote_split(chunk)
+    lines = lines_frame(chunk, 1) if fields["f6"].null_count() else None
+    if lines is not None and lines.height != fields.height:
+        return _nginx_regex(lines)
+    field = pl.col
+    head, status_field = field("f0"), field("f2")
+    bracket = head.str.find("[", literal=True)
+    dash = head.str.find(" - ", literal=True)
+    # $time_local is "[dd/Mon/yyyy:hh:mm:ss +zzzz] ": the visitor is all but the last 29 (ASCII) bytes
+    standard_time = bracket == head.str.len_bytes() - _TIME_FIELD_BYTES
     status = status_field.str.slice(1, 3).cast(pl.Int32, strict=False)
-    visitor = head.str.slice(0, head.str.find("[", literal=True))
-    fast_ok = (
+    closed = field("f6").is_not_null()
+    if lines is not None:
+        closed = closed | pl.lit(lines["line"].str.ends_with('"'))
+    fast = (
         head.str.ends_with("] ")
+        & standard_time
         & status.is_not_null()
         & (status_field.str.slice(4, 1) == " ")
-        & (fields("field_4") == " ")
-        & visitor.str.contains(" - ", literal=True)
-        & ~fields("field_6").str.contains('"', literal=True)
+        & (field("f4") == " ")
+        & (dash + 3 <= bracket)  # `remote_addr - remote_user` before [time]
+        & field("f7").is_null()
+        & closed
+    ).fill_null(False)
+    parsed = (
+        fields.lazy()
+        .select(
+            fast.alias("fast"),
+            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_no"),
+            pl.lit(None, pl.String).alias("reason"),
+            head.str.head(-_TIME_FIELD_BYTES).alias("visitor"),
+            field("f1").alias("request"),
+            status.alias("status"),
+            field("f5").alias("user_agent"),
+            _seconds_to_ms(field("f6")),
+        )
+        .collect(engine="in-memory")
     )
-    split = lines.with_columns(parts=pl.col("line").str.splitn('"', 7)).with_columns(
-        fast=fast_ok.fill_null(False)
-    )
-    fast = split.filter(pl.col("fast")).select(
-        "line_no",
-        pl.lit(None, pl.String).alias("reason"),
-        visitor.alias("visitor"),
-        *_request_parts(fields("field_1")),
-        status.alias("status"),
-        fields("field_5").alias("user_agent"),
-        _seconds_to_ms(fields("field_6")),
-    )
-    slow = split.filter(~pl.col("fast"))
-    return pl.concat([fast, _nginx_regex(slow.select("line_no", "line"))]) if slow.height else fast
+    if parsed["fast"].all():
+        return parsed.drop("fast")
+    lines = lines if lines is not None else lines_frame(chunk, 1)
+    if lines.height != fields.height:
+        return _nginx_regex(lines)
+    slow = _nginx_regex(lines.filter(~parsed["fast"]))
+    return pl.concat([parsed.filter(pl.col("fast")).drop("fast"), slow])
 
 
 def _json_field(*paths: str) -> pl.Expr:
@@ -211,8 +274,7 @@ def _json_lines(lines: pl.DataFrame) -> pl.DataFrame:
             separator=" ",
             ignore_nulls=True,
         ).alias("visitor"),
-        "method",
-        "target",
+        _field_request(pl.col("method"), pl.col("target")),
         "status",
         _json_field("$.http_user_agent", "$.user_agent", "$.request.headers['user-agent']", "$.agent").alias(
             "user_agent"
@@ -236,7 +298,7 @@ def _alb(lines: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("not an ALB/ELB access log line"))
         .alias("reason"),
         groups.struct.field("1").alias("visitor"),
-        *_request_parts(groups.struct.field("6")),
+        groups.struct.field("6").alias("request"),
         groups.struct.field("5").cast(pl.Int32, strict=False).alias("status"),
         groups.struct.field("7").alias("user_agent"),
         # -1 in any timing means the request never reached a target: no latency for it.
@@ -277,14 +339,13 @@ def _cloudfront(field_names: list[str]) -> Callable[[pl.DataFrame], pl.DataFrame
             .then(pl.lit(f"fewer tab-separated values than the {len(field_names)} #Fields names"))
             .alias("reason"),
             column("visitor").alias("visitor"),
-            column("method").alias("method"),
-            column("target").alias("target"),
+            _field_request(column("method"), column("target")),
             column("status").cast(pl.Int32, strict=False).alias("status"),
             column("user_agent").alias("user_agent"),
             (column("latency").cast(pl.Float64, strict=False) * 1000).alias("latency_ms"),
         )
 
-    return extract
+    return _per_line(extract)
 
 
 def sniff_format(head: bytes) -> LogFormat | None:
@@ -296,11 +357,11 @@ def sniff_format(head: bytes) -> LogFormat | None:
         return LogFormat("cloudfront", _cloudfront(names), encoded_user_agents=True)
     first = next((line for line in lines if not line.startswith(b"#")), b"")
     if first.startswith(b"{"):
-        return LogFormat("json", _json_lines)
+        return LogFormat("json", _per_line(_json_lines))
     if _SNIFF_ALB.match(first):
-        return LogFormat("alb", _alb)
+        return LogFormat("alb", _per_line(_alb))
     if _SNIFF_ELB.match(first):
-        return LogFormat("elb", _alb)
+        return LogFormat("elb", _per_line(_alb))
     if _SNIFF_NGINX.search(first):
         return LogFormat("nginx", _nginx)
     return None
@@ -314,28 +375,42 @@ def _open(path: Path) -> BinaryIO:
     return gzip.open(path, "rb") if is_gzip else path.open("rb")
 
 
-def _raw_stream(path: Path) -> Iterator[bytes]:
+def _plain_chunks(handle: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    """Finds each chunk's end with readline past `chunk_bytes`, then reads exactly up to it: one copy."""
+    start = 0
+    while True:
+        handle.seek(start + chunk_bytes)
+        handle.readline()
+        end = handle.tell()
+        handle.seek(start)
+        if not (block := handle.read(end - start)):
+            return
+        yield block
+        start = end
+
+
+def _stream_chunks(handle: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    """Decompressed streams cannot seek back: the rest of a cut line is read and joined on."""
+    while block := handle.read(chunk_bytes):
+        if not block.endswith(b"\n"):
+            block = b"".join((block, handle.readline()))
+        yield block
+
+
+def line_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Chunks of about `chunk_bytes` that end on a line boundary (the last one may lack its newline).
+
+    glibc maps blocks above its mmap threshold afresh, and faulting their pages in costs as much as
+    the reading itself. Freeing one block a little larger than a chunk raises that (dynamic, at most
+    32 MiB) threshold, so chunks up to then are recycled from the heap instead.
+    """
+    bytes(chunk_bytes + (1 << 20))  # allocated and freed at once, see above
     try:
         with _open(path) as handle:
-            while block := handle.read(CHUNK_BYTES):
-                yield block
+            chunks = _stream_chunks if isinstance(handle, gzip.GzipFile) else _plain_chunks
+            yield from chunks(handle, chunk_bytes)
     except (OSError, EOFError, zlib.error) as exc:
         raise ArtifactRejected(f"{path.name}: unreadable compressed data ({exc})") from exc
-
-
-def line_chunks(path: Path) -> Iterator[bytes]:
-    """Chunks that end on a line boundary (the last one may lack its newline)."""
-    carry = b""
-    for block in _raw_stream(path):
-        block = carry + block
-        cut = block.rfind(b"\n") + 1
-        if cut == 0:
-            carry = block
-            continue
-        carry = block[cut:]
-        yield block[:cut]
-    if carry:
-        yield carry
 
 
 def _head(path: Path) -> bytes:
@@ -358,132 +433,179 @@ def lines_frame(chunk: bytes, first_line: int) -> pl.DataFrame:
 
 _MIX = 0x9E3779B97F4A7C15  # odd 64-bit constant (golden ratio) to mix two keyed hashes into one
 _NO_STATUS = 1023
+# group code = format << 48 | endpoint << 22 | user-agent class << 10 | status: GROUP_BITS (51) bits
+_STATUS_BITS, _AGENT_BITS, _ENDPOINT_BITS, _FORMAT_BITS = 10, 12, 26, 3
+_AGENT_SHIFT = _STATUS_BITS
+_ENDPOINT_SHIFT = _AGENT_SHIFT + _AGENT_BITS
+_FORMAT_SHIFT = _ENDPOINT_SHIFT + _ENDPOINT_BITS
+assert _FORMAT_SHIFT + _FORMAT_BITS == GROUP_BITS
+
+
+class _Lookup:
+    """Codes of the distinct strings of a read, computed once each (Python sees every value once).
+
+    Values are keyed by Polars' in-process string hash: stable within one read, never stored. Once
+    a read knows more values than a chunk has lines, a chunk gets only the codes of its own values,
+    so joins stay chunk-sized however many distinct requests or visitors a day has.
+    """
+
+    def __init__(self, compute: Callable[[pl.Series], pl.DataFrame]) -> None:
+        self._compute = compute
+        self._known = self._coded(pl.DataFrame(schema={"hash": pl.UInt64, "value": pl.String}))
+
+    def _coded(self, distinct: pl.DataFrame) -> pl.DataFrame:
+        return pl.concat([distinct.select("hash"), self._compute(distinct["value"])], how="horizontal")
+
+    def table(self, hashes: pl.Series, values: pl.Series) -> pl.DataFrame:
+        """(hash, codes ...) covering every hash of one chunk's `values`."""
+        known = self._known
+        if known.height > hashes.len():  # more values than lines: keep the joins chunk-sized
+            known = known.join(hashes.unique().to_frame("hash"), on="hash", how="semi")
+        unseen = ~hashes.is_in(known["hash"].implode())
+        if not unseen.any():
+            return known
+        fresh = pl.DataFrame({"hash": hashes.filter(unseen), "value": values.filter(unseen)})
+        coded = self._coded(fresh.unique("hash"))
+        self._known = pl.concat([self._known, coded])
+        return pl.concat([known, coded])
 
 
 class _Codes:
-    """Per-read dictionaries that turn routes, user agents, methods and statuses into one u64 group code.
+    """Per-read dictionaries that turn requests, user agents and visitors into integer codes.
 
-    group = route << 32 | user-agent class << 20 | method << 10 | status. Lines only carry integers
-    through the aggregation; `decode` turns the surviving codes back into usage_events dimensions.
+    An endpoint is a (normalised route, method) pair. Lines carry only integers through the
+    aggregation; `decode` turns the surviving group codes back into usage_events dimensions.
     """
 
     def __init__(self, matcher: FlowMatcher, salt: bytes) -> None:
         self.matcher = matcher
         self.salt = salt
-        self.routes: dict[str, int] = {}
-        self.route_rows: list[tuple[str, str, str | None]] = []
+        self.endpoints: dict[tuple[str, str | None], int] = {}
         self.agents: dict[tuple[str, str, str | None], int] = {}
-        # keyed by Polars' in-process string hash: stable within one read, never stored
-        self.agent_cache: dict[int, tuple[int, int]] = {}
-        self.visitor_cache: dict[int, int] = {}
-        self.methods: dict[str, int] = {}
-        self.formats: dict[int, str] = {}
-        self.invalid_route = self._route_code(INVALID_ROUTE)
-        self.unknown_agent = self._agent_code(classify_user_agent(None))
+        self.formats: dict[str, int] = {}
+        self.requests = _Lookup(self._request_codes)
+        self.user_agents = {
+            encoded: _Lookup(partial(self._agent_codes, encoded=encoded)) for encoded in (False, True)
+        }
+        self.visitors = _Lookup(self._visitor_keys)
+        self._endpoint_code(INVALID_ROUTE, None)
+        self._lock = threading.Lock()
 
-    def _route_code(self, route: str) -> int:
-        code = self.routes.get(route)
-        if code is None:
-            code = self.routes[route] = len(self.route_rows)
-            flow = self.matcher.flow_of(route) if route != INVALID_ROUTE else UNMAPPED
-            self.route_rows.append((route, flow, route_class(route) if route != INVALID_ROUTE else None))
-        return code
+    def tables(self, hashed: pl.DataFrame, encoded_user_agents: bool) -> list[pl.DataFrame]:
+        """The endpoint and user-agent code tables covering one chunk (worker threads share them)."""
+        with self._lock:
+            return [
+                self.requests.table(hashed["request_hash"], hashed["request"]),
+                self.user_agents[encoded_user_agents].table(hashed["agent_hash"], hashed["user_agent"]),
+            ]
 
-    def _agent_code(self, classes: tuple[str, str, str | None]) -> int:
-        code = self.agents.get(classes)
-        if code is None:
-            code = self.agents[classes] = min(len(self.agents), 4095)
-        return code
+    def with_users(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """(group, latency_ms, agent_key, visitor_hash, visitor) -> (group, latency_ms, user_key).
 
-    def targets(self, requests: pl.DataFrame) -> pl.DataFrame:
-        """(target_hash, route_code) per distinct target: stage 1 vectorised, stage 2 per distinct route."""
-        distinct = requests.select("target_hash", "target").drop_nulls("target").unique("target_hash")
-        stage_one = distinct.select(route_expr(pl.col("target")))["target"].to_list()
-        codes = [self._route_code(refine_route(route)) for route in stage_one]
-        return distinct.select("target_hash", route_code=pl.Series(codes, dtype=pl.UInt64))
-
-    def user_agents(self, requests: pl.DataFrame, encoded: bool) -> pl.DataFrame:
-        """(agent_hash, agent_code, agent_key) per distinct user agent, each parsed once per read."""
-        distinct = requests.select("agent_hash", "user_agent").drop_nulls("user_agent").unique("agent_hash")
-        cache, rows = self.agent_cache, []
-        for agent_hash, agent in distinct.iter_rows():
-            cached = cache.get(agent_hash)
-            if cached is None:
-                text = unquote(unquote(agent)) if encoded else agent
-                cached = cache[agent_hash] = (
-                    self._agent_code(classify_user_agent(text)),
-                    user_key(text, self.salt),
-                )
-            rows.append(cached)
-        return pl.DataFrame(
-            {
-                "agent_hash": distinct["agent_hash"],
-                "agent_code": pl.Series([row[0] for row in rows], dtype=pl.UInt64),
-                "agent_key": pl.Series([row[1] for row in rows], dtype=pl.UInt64),
-            }
+        Runs in the aggregating thread, so hashing the visitors never seen (one HMAC each) overlaps
+        with the workers' splitting instead of holding their lock.
+        """
+        visitors = self.visitors.table(rows["visitor_hash"], rows["visitor"])
+        user = pl.col("visitor_key").replace(0, None).xor(pl.col("agent_key") * pl.lit(_MIX, pl.UInt64))
+        return (
+            rows.lazy()
+            .join(visitors.lazy(), left_on="visitor_hash", right_on="hash", how="left")
+            .select("group", "latency_ms", user.alias("user_key"))
+            .collect(engine="in-memory")
         )
 
-    def visitors(self, requests: pl.DataFrame) -> pl.DataFrame:
-        """(visitor_hash, visitor_key): salted HMAC of each distinct client identity (IP, user, vhost)."""
-        distinct = requests.select("visitor_hash", "visitor").drop_nulls("visitor").unique("visitor_hash")
-        cache, salt, keys = self.visitor_cache, self.salt, []
-        for visitor_hash, visitor in distinct.iter_rows():
-            key = cache.get(visitor_hash)
-            if key is None:
-                key = cache[visitor_hash] = user_key(visitor.strip(), salt) if visitor.strip() else 0
-            keys.append(key)
-        return distinct.select("visitor_hash", visitor_key=pl.Series(keys, dtype=pl.UInt64))
-
-    def method_code(self, methods: pl.Series) -> dict[str, int]:
-        for method in methods.drop_nulls().unique().to_list():
-            if method not in self.methods:
-                self.methods[method] = min(len(self.methods) + 1, 1023)
-        return self.methods
-
-    def format_code(self, name: str) -> int:
-        code = next((code for code, known in self.formats.items() if known == name), len(self.formats))
-        self.formats[code] = name
+    def _endpoint_code(self, route: str, method: str | None) -> int:
+        code = self.endpoints.get((route, method))
+        if code is None:
+            code = self.endpoints[(route, method)] = min(len(self.endpoints), (1 << _ENDPOINT_BITS) - 1)
         return code
 
+    def _request_codes(self, requests: pl.Series) -> pl.DataFrame:
+        """Endpoint code per distinct request: stage 1 vectorised, stage 2 once per (method, route)."""
+        parts = requests.to_frame("request").select(_request_parts(pl.col("request")))
+        staged = parts.select("method", route_expr(pl.col("target")).alias("stage_one"))
+        pairs = staged.unique()
+        codes = [
+            self._endpoint_code(refine_route(stage_one), method)
+            if method is not None
+            else self._endpoint_code(INVALID_ROUTE, None)
+            for method, stage_one in pairs.iter_rows()
+        ]
+        coded = pairs.with_columns(endpoint=pl.Series(codes, dtype=pl.UInt64))
+        return staged.join(
+            coded, on=["method", "stage_one"], how="left", nulls_equal=True, maintain_order="left"
+        ).select("endpoint")
+
+    def _agent_codes(self, agents: pl.Series, encoded: bool) -> pl.DataFrame:
+        """(agent_code, agent_key) per distinct user agent; empty and absent agents have key 0."""
+        codes, keys = [], []
+        for agent in agents.to_list():
+            text = unquote(unquote(agent)) if encoded and agent else agent
+            classes = classify_user_agent(text)
+            code = self.agents.get(classes)
+            if code is None:
+                code = self.agents[classes] = min(len(self.agents), (1 << _AGENT_BITS) - 1)
+            codes.append(code)
+            keys.append(user_key(text, self.salt) if text else 0)
+        return pl.DataFrame(
+            {"agent_code": codes, "agent_key": keys}, schema={"agent_code": pl.UInt64, "agent_key": pl.UInt64}
+        )
+
+    def _visitor_keys(self, visitors: pl.Series) -> pl.DataFrame:
+        """Salted HMAC of each distinct client identity (IP, user, vhost); 0 when there is none."""
+        keys = []
+        for visitor in visitors.to_list():
+            text = visitor.strip() if visitor else ""
+            keys.append(user_key(text, self.salt) if text else 0)
+        return pl.DataFrame({"visitor_key": pl.Series(keys, dtype=pl.UInt64)})
+
+    def format_code(self, name: str) -> int:
+        return self.formats.setdefault(name, len(self.formats))
+
     def decode(self, groups: pl.Series) -> pl.DataFrame:
-        route = pl.DataFrame(
-            self.route_rows,
-            schema={"route": pl.String, "flow": pl.String, "route_class": pl.String},
+        endpoints = pl.DataFrame(
+            [(code, route, method) for (route, method), code in self.endpoints.items()],
+            schema={"endpoint_code": pl.UInt32, "route": pl.String, "method": pl.String},
             orient="row",
-        ).with_row_index("route_code")
+        ).unique("endpoint_code", keep="first")
+        routes = endpoints.select("route").unique()
+        routes = routes.with_columns(
+            flow=pl.Series(
+                [
+                    self.matcher.flow_of(route) if route != INVALID_ROUTE else UNMAPPED
+                    for route in routes["route"]
+                ],
+                dtype=pl.String,
+            ),
+            route_class=pl.Series(
+                [route_class(route) if route != INVALID_ROUTE else None for route in routes["route"]],
+                dtype=pl.String,
+            ),
+        )
         agents = pl.DataFrame(
-            {
-                "agent_code": list(self.agents.values()),
-                "platform": [key[0] for key in self.agents],
-                "browser": [key[1] for key in self.agents],
-                "ua_class": [key[2] for key in self.agents],
-            },
+            [(code, *classes) for classes, code in self.agents.items()],
             schema={
                 "agent_code": pl.UInt32,
                 "platform": pl.String,
                 "browser": pl.String,
                 "ua_class": pl.String,
             },
-        ).unique("agent_code")
-        methods = pl.DataFrame(
-            {"method_code": [0, *self.methods.values()], "method": [None, *self.methods]},
-            schema={"method_code": pl.UInt32, "method": pl.String},
-        ).unique("method_code")
+            orient="row",
+        ).unique("agent_code", keep="first")
         formats = pl.DataFrame(
-            {"format_code": list(self.formats), "format": list(self.formats.values())},
+            {"format_code": list(self.formats.values()), "format": list(self.formats)},
             schema={"format_code": pl.UInt32, "format": pl.String},
         )
         frame = groups.to_frame("group").with_columns(
-            route_code=_field(pl.col("group"), 32, 24),
-            format_code=_field(pl.col("group"), 56, 8),
-            agent_code=_field(pl.col("group"), 20, 12),
-            method_code=_field(pl.col("group"), 10, 10),
-            status=_field(pl.col("group"), 0, 10).cast(pl.Int32),
+            endpoint_code=_field(pl.col("group"), _ENDPOINT_SHIFT, _ENDPOINT_BITS),
+            format_code=_field(pl.col("group"), _FORMAT_SHIFT, _FORMAT_BITS),
+            agent_code=_field(pl.col("group"), _AGENT_SHIFT, _AGENT_BITS),
+            status=_field(pl.col("group"), 0, _STATUS_BITS).cast(pl.Int32),
         )
         frame = (
-            frame.join(route, on="route_code", how="left")
+            frame.join(endpoints, on="endpoint_code", how="left")
+            .join(routes, on="route", how="left")
             .join(agents, on="agent_code", how="left")
-            .join(methods, on="method_code", how="left")
             .join(formats, on="format_code", how="left")
         )
         frame = frame.with_columns(
@@ -527,44 +649,72 @@ def route_class(route: str) -> str | None:
     return None
 
 
-def _shifted(value: pl.Expr, bits: int) -> pl.Expr:
-    return value * pl.lit(1 << bits, pl.UInt64)
+def _field(group: pl.Expr, shift: int, width: int) -> pl.Expr:
+    return (group // (1 << shift) % (1 << width)).cast(pl.UInt32)
 
 
-def _field(group: pl.Expr, bits: int, width: int) -> pl.Expr:
-    return (group // (1 << bits) % (1 << width)).cast(pl.UInt32)
-
-
-def _group_rows(requests: pl.DataFrame, log_format: LogFormat, codes: _Codes) -> pl.DataFrame:
-    """Parsed requests of one chunk -> (group, latency_ms, user_key); lookups join on u64 hashes."""
-    requests = requests.with_columns(
-        target_hash=pl.col("target").hash(),
+def _group_rows(
+    requests: pl.DataFrame, log_format: LogFormat, codes: _Codes, format_code: int
+) -> pl.DataFrame:
+    """Parsed requests of one chunk -> (group, latency_ms, agent_key, visitor_hash, visitor); lookups
+    join on u64 hashes."""
+    hashed = requests.with_columns(
+        request_hash=pl.col("request").hash(),
         agent_hash=pl.col("user_agent").hash(),
         visitor_hash=pl.col("visitor").hash(),
     )
-    methods = codes.method_code(requests["method"])
-    rows = (
-        requests.lazy()
-        .join(codes.targets(requests).lazy(), on="target_hash", how="left")
-        .join(codes.user_agents(requests, log_format.encoded_user_agents).lazy(), on="agent_hash", how="left")
-        .join(codes.visitors(requests).lazy(), on="visitor_hash", how="left")
-    )
-    route = (
-        pl.when(pl.col("method").is_null())
-        .then(pl.lit(codes.invalid_route, pl.UInt64))
-        .otherwise(pl.col("route_code"))
-    )
+    endpoints, agents = codes.tables(hashed, log_format.encoded_user_agents)
     status = pl.col("status").cast(pl.UInt64, strict=False).fill_null(_NO_STATUS).clip(0, _NO_STATUS)
     group = (
-        _shifted(pl.lit(codes.format_code(log_format.name), pl.UInt64), 56)
-        + _shifted(route, 32)
-        + _shifted(pl.col("agent_code").fill_null(codes.unknown_agent), 20)
-        + _shifted(pl.col("method").replace_strict(methods, default=0, return_dtype=pl.UInt64), 10)
+        pl.lit(format_code << _FORMAT_SHIFT, pl.UInt64)
+        + pl.col("endpoint") * pl.lit(1 << _ENDPOINT_SHIFT, pl.UInt64)
+        + pl.col("agent_code") * pl.lit(1 << _AGENT_SHIFT, pl.UInt64)
         + status
     )
-    visitor = pl.col("visitor_key").replace(0, None)
-    user = visitor.xor(pl.col("agent_key").fill_null(0) * pl.lit(_MIX, pl.UInt64))
-    return rows.select(group.alias("group"), "latency_ms", user.alias("user_key")).collect()
+    return (
+        hashed.lazy()
+        .select("request_hash", "agent_hash", "visitor_hash", "visitor", "status", "latency_ms")
+        .join(endpoints.lazy(), left_on="request_hash", right_on="hash", how="left")
+        .join(agents.lazy(), left_on="agent_hash", right_on="hash", how="left")
+        .select(group.alias("group"), "latency_ms", "agent_key", "visitor_hash", "visitor")
+        .collect(engine="in-memory")
+    )
+
+
+class _ChunkRows(NamedTuple):
+    lines: int
+    rejected: pl.DataFrame  # reason, lines, first_line (counted within the chunk)
+    rows: pl.DataFrame  # group, latency_ms, agent_key, visitor_hash, visitor
+
+
+def _in_order(function: Callable[[bytes], _ChunkRows], chunks: Iterable[bytes]) -> Iterator[_ChunkRows]:
+    """function(chunk) for each chunk, in order, computed by WORKER_THREADS threads ahead of the caller.
+
+    Polars, file reads and hashing release the GIL, so chunks are split, hashed and joined in
+    parallel while the caller aggregates; at most WORKER_THREADS chunks run or wait ahead.
+    """
+    workers = ThreadPoolExecutor(max_workers=WORKER_THREADS)
+    pending: deque[Future[_ChunkRows]] = deque()
+    try:
+        for chunk in chunks:
+            pending.append(workers.submit(function, chunk))
+            if len(pending) > WORKER_THREADS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        workers.shutdown(cancel_futures=True)
+
+
+def _chunk_rows(chunk: bytes, log_format: LogFormat, codes: _Codes, format_code: int) -> _ChunkRows:
+    requests = log_format.extract(chunk)
+    rejected = (
+        requests.filter(pl.col("reason").is_not_null())
+        .group_by("reason")
+        .agg(pl.len().cast(pl.Int64).alias("lines"), pl.col("line_no").min().alias("first_line"))
+    )
+    rows = _group_rows(requests.filter(pl.col("reason").is_null()), log_format, codes, format_code)
+    return _ChunkRows(requests.height, rejected, rows)
 
 
 def _read_file(path: Path, aggregator: UsageAggregator, codes: _Codes) -> None:
@@ -576,20 +726,16 @@ def _read_file(path: Path, aggregator: UsageAggregator, codes: _Codes) -> None:
         raise ArtifactRejected(
             f"{path.name}: unknown access log format (expected NGINX combined or JSON, ALB/ELB, CloudFront)"
         )
-    first_line = 1
+    coded = partial(
+        _chunk_rows, log_format=log_format, codes=codes, format_code=codes.format_code(log_format.name)
+    )
+    lines_before = 0
     rejected: list[pl.DataFrame] = []
-    for chunk in line_chunks(path):
-        lines = lines_frame(chunk, first_line)
-        requests = log_format.extract(lines)
-        first_line += requests.height
-        bad = requests.filter(pl.col("reason").is_not_null())
-        if bad.height:
-            rejected.append(
-                bad.group_by("reason").agg(
-                    pl.len().alias("lines"), pl.col("line_no").min().alias("first_line")
-                )
-            )
-        aggregator.add(_group_rows(requests.filter(pl.col("reason").is_null()), log_format, codes))
+    for chunk in _in_order(coded, line_chunks(path, READ_BYTES)):
+        if chunk.rejected.height:
+            rejected.append(chunk.rejected.with_columns(pl.col("first_line") + lines_before))
+        lines_before += chunk.lines
+        aggregator.add(codes.with_users(chunk.rows))
     if rejected:
         summary = (
             pl.concat(rejected).group_by("reason").agg(pl.col("lines").sum(), pl.col("first_line").min())

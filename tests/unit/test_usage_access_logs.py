@@ -12,9 +12,20 @@ import polars as pl
 import pytest
 
 from testintel_assets.configuration import load_catalog
-from testintel_assets.parsers.access_logs import read_access_log_folder, read_access_logs, sniff_format
+from testintel_assets.parsers.access_logs import (
+    READ_BYTES,
+    read_access_log_folder,
+    read_access_logs,
+    sniff_format,
+)
 from testintel_assets.parsers.routes import FlowMatcher, refine_route, route_expr
-from testintel_assets.parsers.usage import top_unmapped_routes
+from testintel_assets.parsers.usage import (
+    MERGE_ROWS,
+    SKETCH_K,
+    UsageAggregator,
+    dimension_frame,
+    top_unmapped_routes,
+)
 from testintel_assets.schemas import USAGE_EVENTS, USAGE_REJECTS, USAGE_USERS
 
 DAY = date(2025, 3, 2)
@@ -207,3 +218,147 @@ def test_invalid_utf8_bytes_do_not_fail_the_file(tmp_path: Path, catalog) -> Non
     (tmp_path / "latin1.log").write_bytes(good + b"\n" + good.replace(b"/cart", b"/caf\xe9") + b"\n")
     parsed = read_access_logs([tmp_path / "latin1.log"], DAY, catalog, salt=SALT)
     assert parsed.events["events"].sum() == 2
+
+
+def _nearest_rank_p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[-(-len(ordered) * 95 // 100) - 1]
+
+
+def test_a_multi_chunk_day_matches_an_independent_count_plain_and_gzipped(tmp_path: Path, catalog) -> None:
+    """More lines than one read chunk holds: chunks are parsed in parallel and merged in order."""
+    templates = [
+        ("GET", "/api/orders/{n}", "/api/orders/{id}"),
+        ("POST", "/api/cart/items/{n}", "/api/cart/items/{id}"),
+        ("GET", "/checkout/shipping?coupon={n}", "/checkout/shipping"),
+        ("GET", "/static/app.{n:012x}.js", "/static/app.{hash}.js"),
+    ]
+    agents = {UA_CHROME: "web", UA_IOS_APP: "ios"}
+    statuses = [200, 200, 200, 304, 404, 503]
+    bad_lines = {
+        5: "",  # blank
+        100_001: '10.9.9.9 - - [02/Mar/2025:10:00:00 +0000] "GET /cart HTTP/1.1" 200 5 "-" "Mozilla/5.0 (Win',
+        140_000: '10.9.9.9 [02/Mar/2025:10:00:00 +0000] "GET /cart HTTP/1.1" 200 5 "-" "curl/8.0" 0.001',
+    }
+    lines: list[str] = []
+    events: Counter[tuple[str, str, int, str]] = Counter()
+    users: dict[tuple[str, str, int, str], set[tuple[str, str]]] = {}
+    latencies: dict[tuple[str, str, int, str], list[float]] = {}
+    for number in range(1, 150_001):
+        if number in bad_lines:
+            lines.append(bad_lines[number])
+            continue
+        method, template, route = templates[number % len(templates)]
+        agent = UA_CHROME if number % 3 else UA_IOS_APP
+        ip = f"10.1.0.{number % 251}"  # below the sketch size per group, so counts are exact
+        status = statuses[number % len(statuses)]
+        key = (route, method, status, agents[agent])
+        events[key] += 1
+        users.setdefault(key, set()).add((ip, agent))
+        line = f'{ip} - - [02/Mar/2025:10:00:00 +0000] "{method} {template.format(n=number)} HTTP/1.1" {status} 9 "-" "{agent}"'
+        if number % 1000:  # every thousandth line has no $request_time, as in plain `combined`
+            milliseconds = 1 + (number * 7919) % 1999
+            latencies.setdefault(key, []).append(milliseconds)
+            line += f" {milliseconds / 1000:.3f}"
+        lines.append(line)
+    plain = tmp_path / "access.log"
+    _write_nginx(plain, lines)
+    assert plain.stat().st_size > READ_BYTES
+    (tmp_path / "gz").mkdir()
+    gzipped = tmp_path / "gz" / "access.log.gz"
+    gzipped.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=1))
+    results = [read_access_logs([path], DAY, catalog, salt=SALT) for path in (plain, gzipped)]
+    for parsed in results:
+        rejected = dict(zip(parsed.rejected["first_line"], parsed.rejected["reason"], strict=True))
+        assert rejected.keys() == bad_lines.keys()
+        assert rejected[5] == "blank line"
+        assert "expected [time]" in rejected[100_001]
+        assert "remote_addr - remote_user" in rejected[140_000]
+        rows = {
+            (row["route"], row["method"], row["status"], row["platform"]): row
+            for row in parsed.events.iter_rows(named=True)
+        }
+        assert rows.keys() == events.keys()
+        for key, row in rows.items():
+            assert (row["events"], row["users"]) == (events[key], len(users[key]))
+            assert row["p95_latency_ms"] == pytest.approx(_nearest_rank_p95(latencies[key]), rel=0.01)
+    assert results[0].events.equals(results[1].events)
+    assert results[0].users.equals(results[1].users)
+
+
+def test_a_line_cut_inside_the_user_agent_is_rejected_and_plain_combined_lines_count(
+    tmp_path: Path, catalog
+) -> None:
+    complete = _line("10.0.0.1", "GET /cart HTTP/1.1", 200, UA_CHROME, 0.2)
+    without_latency = complete.rsplit(" ", 1)[0]  # plain `combined` ends with the user agent's quote
+    cut = without_latency[:-12]  # a copy taken while NGINX was still writing the line
+    (tmp_path / "access.log").write_text(f"{complete}\n{without_latency}\n{cut}")
+    parsed = read_access_logs([tmp_path / "access.log"], DAY, catalog, salt=SALT)
+    assert parsed.events["events"].sum() == 2
+    assert parsed.events["browser"].to_list() == ["Chrome"]
+    assert parsed.rejected.select("lines", "first_line").row(0) == (1, 3)
+    assert "expected [time]" in parsed.rejected["reason"][0]
+
+
+def test_values_known_from_an_earlier_file_keep_their_codes(tmp_path: Path, catalog) -> None:
+    """A read that knows more requests and visitors than a chunk has lines looks up only the chunk's."""
+    first = [
+        _line(
+            f"10.2.{index % 900 // 256}.{index % 900 % 256}",
+            f"GET /api/orders/{index} HTTP/1.1",
+            200,
+            UA_CHROME,
+            0.01,
+        )
+        for index in range(3000)
+    ]
+    second = [
+        _line("10.2.0.5", "GET /api/orders/5 HTTP/1.1", 200, UA_CHROME, 0.01),  # request and visitor seen
+        _line("10.3.0.1", "GET /api/orders/123456 HTTP/1.1", 200, UA_IOS_APP, 0.01),  # both new
+    ]
+    _write_nginx(tmp_path / "a.log", first)
+    _write_nginx(tmp_path / "b.log", second)
+    parsed = read_access_logs([tmp_path / "a.log", tmp_path / "b.log"], DAY, catalog, salt=SALT)
+    rows = parsed.events.select("route", "platform", "events", "users").sort("platform").rows()
+    assert rows == [("/api/orders/{id}", "ios", 1, 1), ("/api/orders/{id}", "web", 3001, 900)]
+
+
+def test_merging_partials_early_changes_nothing() -> None:
+    """Histogram counts add up by key and user sketches re-cut to bottom-k, however often they merge."""
+    index = pl.int_range(0, 60_000, eager=True)
+    rows = pl.DataFrame(
+        {
+            "group": (index % 3).cast(pl.UInt64),
+            "latency_ms": ((index % 997) + 0.5).cast(pl.Float64),
+            "user_key": (index % 5000 + (index % 3) * 10_000).hash(7),  # uniform, as HMACs are
+        }
+    ).with_columns(
+        latency_ms=pl.when(pl.col("group") == 2).then(None).otherwise(pl.col("latency_ms")),
+        user_key=pl.when(pl.col("group") == 1)
+        .then((index % 500).cast(pl.UInt64))
+        .otherwise(pl.col("user_key")),
+    )
+
+    def decode(codes: pl.Series) -> pl.DataFrame:
+        return dimension_frame(
+            codes.to_frame("group").with_columns(
+                flow=pl.col("group").cast(pl.String), traffic=pl.lit("app"), source=pl.lit("test")
+            )
+        )
+
+    results = []
+    for merge_rows in (1_000, MERGE_ROWS):
+        aggregator = UsageAggregator(DAY, decode, merge_rows=merge_rows)
+        for chunk in rows.iter_slices(3_000):
+            aggregator.add(chunk)
+        results.append(aggregator.finish())
+    early, once = results
+    assert early.events.equals(once.events) and early.users.equals(once.users)
+    events = {row["flow"]: row for row in once.events.iter_rows(named=True)}
+    assert [events[flow]["events"] for flow in "012"] == [20_000] * 3
+    assert events["1"]["users"] == 500  # exact below the sketch size
+    assert abs(events["0"]["users"] - 5000) / 5000 < 3 / SKETCH_K**0.5
+    assert events["2"]["p95_latency_ms"] is None
+    assert events["0"]["p95_latency_ms"] == pytest.approx(
+        _nearest_rank_p95([index % 997 + 0.5 for index in range(0, 60_000, 3)]), rel=0.01
+    )
