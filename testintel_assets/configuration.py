@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -125,6 +126,21 @@ class Gates(_Strict):
     min_pre_merge_pass_rate: float = Field(0.99, ge=0, le=1)
 
 
+class FlakeScoreWeights(_Strict):
+    """flake_score = weighted mean of its four components (docs/flakes.md)."""
+
+    same_sha: float = Field(0.4, ge=0)
+    flip: float = Field(0.2, ge=0)
+    entropy: float = Field(0.2, ge=0)
+    spread: float = Field(0.2, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> FlakeScoreWeights:
+        if self.same_sha + self.flip + self.entropy + self.spread <= 0:
+            raise ValueError("at least one flake score weight must be positive")
+        return self
+
+
 class Flakes(_Strict):
     window_days: int = Field(14, ge=1)
     last_runs: int = Field(10, ge=2)
@@ -135,13 +151,43 @@ class Flakes(_Strict):
     sla_hours_critical: int = Field(48, ge=1)
     sla_hours_other: int = Field(168, ge=1)
     exit_after_passes: int = Field(30, ge=1)
+    # A run counts as an infrastructure failure only when it ran at least this many tests.
+    mass_failure_min_tests: int = Field(20, ge=1)
+    # The fail-ratio rule needs failures in at least this many separate streaks, so that a real
+    # regression (one unbroken streak of failures) is not called flaky.
+    min_fail_streaks: int = Field(2, ge=1)
+    # A test whose flake_score reaches this is flaky even when neither seed rule fired.
+    flaky_min_score: float = Field(0.6, ge=0, le=1)
+    # Per-day weight of the decayed flip rate (Apple's 1 - lambda; 1.0 = no decay).
+    decay: float = Field(0.9, ge=0.5, le=1)
+    score_weights: FlakeScoreWeights = FlakeScoreWeights()
+    # Quarantine: flows of these criticalities or tests of these risks get the critical SLA.
+    critical_risks: list[str] = ["critical"]
+    # A quarantined test also leaves after this many days without a failure (it may not run often).
+    quiet_days: int = Field(14, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered_ratios(self) -> Flakes:
+        if self.flaky_min_fail_ratio > self.flaky_max_fail_ratio:
+            raise ValueError("flaky_min_fail_ratio must not exceed flaky_max_fail_ratio")
+        return self
 
 
 class CoverageBlend(_Strict):
+    """Blend weights (renormalised over the dimensions a report measures) and the base branch
+    whose latest coverage is the day's coverage and the reference of the pre-merge delta."""
+
     line: float = Field(0.5, ge=0)
     branch: float = Field(0.3, ge=0)
     function: float = Field(0.2, ge=0)
     cap: float = Field(0.90, gt=0, le=1)
+    base_branch: str = Field("main", min_length=1)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> CoverageBlend:
+        if self.line + self.branch + self.function <= 0:
+            raise ValueError("at least one of line, branch and function must have a positive weight")
+        return self
 
 
 class Usage(_Strict):
@@ -158,6 +204,38 @@ class Defects(_Strict):
         "low": 1.0,
         "unknown": 1.0,
     }
+    # Tracker priority/severity names (normalised like flow labels) -> a severity_weights key.
+    severity_aliases: dict[str, list[str]] = {
+        "critical": ["critical", "blocker", "highest", "urgent", "p0", "p1", "sev0", "sev1", "s0", "s1"],
+        "high": ["high", "major", "p2", "sev2", "s2"],
+        "medium": ["medium", "normal", "p3", "sev3", "s3"],
+        "low": ["low", "lowest", "minor", "trivial", "p4", "p5", "sev4", "s4"],
+        "unknown": ["no_priority", "none", "unknown"],
+    }
+
+    @model_validator(mode="after")
+    def _aliases_name_weighted_severities(self) -> Defects:
+        if "unknown" not in self.severity_weights:
+            raise ValueError("severity_weights needs an 'unknown' entry for defects without a severity")
+        for severity in self.severity_aliases:
+            if severity not in self.severity_weights:
+                raise ValueError(
+                    f"severity_aliases.{severity}: not a key of severity_weights "
+                    f"({', '.join(self.severity_weights)})"
+                )
+        return self
+
+    @cached_property
+    def severity_by_alias(self) -> dict[str, str]:
+        """severity_key(tracker name) -> severity; each severity also names itself."""
+        mapping = {severity_key(severity): severity for severity in self.severity_weights}
+        for severity, aliases in self.severity_aliases.items():
+            mapping.update({severity_key(alias): severity for alias in aliases})
+        return mapping
+
+
+class Changes(_Strict):
+    window_days: int = Field(30, ge=1)
 
 
 class ScoringFile(_Strict):
@@ -170,6 +248,40 @@ class ScoringFile(_Strict):
     coverage: CoverageBlend = CoverageBlend()
     usage: Usage = Usage()
     defects: Defects = Defects()
+    changes: Changes = Changes()
+
+
+# ------------------------------------------------------------------------- quarantine.yaml
+class QuarantineOverride(_Strict):
+    """A person's decision about one test that wins over the flake detector until it expires."""
+
+    test_id: str = Field(min_length=1)
+    action: Literal["pin", "release"]
+    reason: str = Field(min_length=1)
+    by: str = Field(min_length=1)
+    expires: date
+    added: date | None = None
+
+
+class QuarantineFile(_Strict):
+    overrides: list[QuarantineOverride] = []
+
+    @model_validator(mode="after")
+    def _one_override_per_test(self) -> QuarantineFile:
+        seen: set[str] = set()
+        for override in self.overrides:
+            if override.test_id in seen:
+                raise ValueError(f"test '{override.test_id}' has more than one override; keep one")
+            seen.add(override.test_id)
+        return self
+
+
+def load_quarantine_overrides(directory: Path | None = None) -> QuarantineFile:
+    """config/quarantine.yaml, validated like the other files; absent means no overrides."""
+    path = (directory or config_dir()).resolve() / "quarantine.yaml"
+    if not path.is_file():
+        return QuarantineFile()
+    return _load_file(path, QuarantineFile)
 
 
 # ------------------------------------------------------------------------------ the bundle
@@ -179,6 +291,11 @@ _LABEL_RE = re.compile(r"[^a-z0-9]+")
 def normalise_label(label: str) -> str:
     """`Check-Out`, `check out` and `check_out` all name the same thing."""
     return _LABEL_RE.sub("_", label.strip().lower()).strip("_")
+
+
+def severity_key(name: str) -> str:
+    """`Sev 1`, `SEV-1` and `sev1` all name the same severity: lower case, letters and digits only."""
+    return _LABEL_RE.sub("", name.lower())
 
 
 class Catalog(BaseModel):

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from testintel_assets.cli import backfill, demo, report
+from testintel_assets.cli import backfill, demo, quarantine, report, tickets
 
-REGISTRARS = [demo.register, backfill.register, report.register]
+REGISTRARS = [demo.register, backfill.register, report.register, tickets.register, quarantine.register]

@@ -6,7 +6,7 @@ import dagster as dg
 
 from testintel_assets.partitions import day_key
 
-PULLED_SOURCES = ["usage_events", "defects", "code_changes"]
+PULLED_SOURCES = ["usage_events", "usage_users", "usage_rejects", "defects", "code_changes"]
 
 nightly_pull_job = dg.define_asset_job(
     "nightly_pull",

@@ -321,7 +321,10 @@ def _plan_runs(day: date, rng: random.Random, end: date) -> list[RunPlan]:
     ]
     previous: RunPlan | None = None
     for index in range(PRE_MERGE_RUNS_PER_DAY):
-        if previous is not None and rng.random() < RETRY_SHA_CHANCE:
+        outage = day == end - timedelta(days=INFRA_OUTAGE_DAY_OFFSET) and index == 2
+        # The outage run retries the previous sha, so its failures sit next to passes on one sha:
+        # only mass-failure protection keeps them from looking like flakes.
+        if previous is not None and (outage or rng.random() < RETRY_SHA_CHANCE):
             sha, branch = previous.sha, previous.branch
         else:
             branch = f"feature/{rng.choice(list(org.TRAFFIC)[:12])}-{rng.randint(100, 999)}"
@@ -333,7 +336,7 @@ def _plan_runs(day: date, rng: random.Random, end: date) -> list[RunPlan]:
             pipeline="pre-merge",
             blocking=True,
             started_at=datetime.combine(day, time(8 + 2 * index, rng.randint(0, 59)), UTC),
-            outage=day == end - timedelta(days=INFRA_OUTAGE_DAY_OFFSET) and index == 2,
+            outage=outage,
         )
         plans.append(previous)
     return plans
@@ -426,6 +429,9 @@ def _access_log_lines(day: date, rng: random.Random) -> Iterator[str]:
         )
 
 
+WEB_BROWSERS = [("Chrome", 0.45), ("Safari", 0.35), ("Firefox", 0.1), ("Microsoft Edge", 0.1)]
+_MOBILE_BROWSER = {"ios": "Mobile Safari", "android": "Chrome Mobile"}
+PLANS = {"free": "starter-monthly", "pro": "growth-annual", "enterprise": "enterprise-annual"}
 _USERS = random.Random("users")
 _USER_TIER = {user: _weighted(_USERS, org.TIERS) for user in range(1, 901)}
 _USER_PERSONA = {user: _weighted(_USERS, org.PERSONAS) for user in range(1, 901)}
@@ -445,10 +451,11 @@ def _mixpanel_events(day: date, rng: random.Random, events_by_flow: dict[str, li
             "distinct_id": f"user-{user}",
             "$insert_id": _sha(day, index)[:16],
             "$os": {"web": "Mac OS X", "ios": "iOS", "android": "Android"}[platform],
-            "$browser": {"web": "Safari", "ios": "Mobile Safari", "android": "Chrome"}[platform],
+            "$browser": _weighted(rng, WEB_BROWSERS) if platform == "web" else _MOBILE_BROWSER[platform],
             "mp_lib": {"web": "web", "ios": "swift", "android": "android"}[platform],
             "$app_version_string": "4.12.0" if platform != "web" else None,
-            "plan": _USER_TIER[user],
+            "plan": PLANS[_USER_TIER[user]],
+            "customer_tier": _USER_TIER[user],
             "persona": _USER_PERSONA[user],
             "locale": rng.choice(["en-US", "en-GB", "de-DE", "sv-SE"]),
             "experiment_id": rng.choice([None, "exp-checkout-v2", "exp-search-ranking"]),

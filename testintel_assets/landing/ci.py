@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,9 +22,12 @@ from testintel_assets.configuration import Catalog
 from testintel_assets.parsers import ArtifactRejected, Parsed
 from testintel_assets.parsers.registry import detect, head_of
 from testintel_assets.parsers.testmeta import resolve_meta
+from testintel_assets.scoring.coverage import assign_components
 
 RUN_FILE = "run.json"
-MAX_ARTIFACT_BYTES = 1 << 30
+# Larger reports are refused before any byte is read (like ReportPortal's or Codecov's upload
+# limits); TESTINTEL_MAX_ARTIFACT_MB raises it. Readers stream, so the limit guards disk and time.
+MAX_ARTIFACT_BYTES = int(float(os.environ.get("TESTINTEL_MAX_ARTIFACT_MB", "128")) * (1 << 20))
 _HASH_CHUNK = 1 << 20
 # When one run reports a test in several files (pytest's JUnit and the plugin export, Playwright's
 # JSON and JUnit reporters), the report that keeps every attempt wins; the others' rows for that
@@ -54,17 +58,11 @@ class CiBatch:
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {
-            "ci_runs": _stack(self.ci_runs, schemas.CI_RUNS),
-            "test_results": _stack(self.test_results, schemas.TEST_RESULTS),
-            "test_meta": _resolve_meta_per_day(_stack(self.test_meta, schemas.TEST_META)),
-            "coverage_files": _stack(self.coverage_files, schemas.COVERAGE_FILES),
+            "ci_runs": schemas.stack(self.ci_runs, schemas.CI_RUNS),
+            "test_results": schemas.stack(self.test_results, schemas.TEST_RESULTS),
+            "test_meta": _resolve_meta_per_day(schemas.stack(self.test_meta, schemas.TEST_META)),
+            "coverage_files": schemas.stack(self.coverage_files, schemas.COVERAGE_FILES),
         }
-
-
-def _stack(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
-    return (
-        pl.concat([schemas.conform(frame, schema) for frame in frames]) if frames else schemas.empty(schema)
-    )
 
 
 def _parse_time(value: object, key: str) -> datetime:
@@ -117,6 +115,20 @@ def complete_run_folders(landing_root: Path, day: date) -> list[Path]:
     if not day_dir.is_dir():
         return []
     return sorted(path for path in day_dir.iterdir() if path.is_dir() and (path / RUN_FILE).is_file())
+
+
+def run_documents(landing_root: Path, days: Iterable[date]) -> list[dict[str, object]]:
+    """The run.json of every complete run of the days, as written (runs whose run.json is invalid
+    are left out here; ci_runs records them as rejected)."""
+    documents = []
+    for day in days:
+        for run_dir in complete_run_folders(landing_root, day):
+            try:
+                read_run_info(run_dir / RUN_FILE)
+            except ArtifactRejected:
+                continue
+            documents.append(json.loads((run_dir / RUN_FILE).read_bytes().decode("utf-8-sig")))
+    return documents
 
 
 def _artifact_files(run_dir: Path) -> list[Path]:
@@ -187,6 +199,7 @@ class _RunReader:
             run_file,
             kind="run",
             format="run.json",
+            changed_files=list(self.info.changed_files),
             artifact_hash=file_hash(run_file),
             bytes=run_file.stat().st_size,
             rows=1,
@@ -216,7 +229,11 @@ class _RunReader:
             return
         if size > MAX_ARTIFACT_BYTES:
             self._record(
-                path, bytes=size, status="rejected", reason=f"larger than {MAX_ARTIFACT_BYTES} bytes"
+                path,
+                bytes=size,
+                status="rejected",
+                reason=f"{size} bytes: larger than the {MAX_ARTIFACT_BYTES >> 20} MiB limit "
+                "(split the report, or raise TESTINTEL_MAX_ARTIFACT_MB)",
             )
             return
         artifact_hash = file_hash(resolved)
@@ -276,11 +293,8 @@ class _RunReader:
         if parsed.meta.height:
             self.batch.test_meta.append(parsed.meta.with_columns(pl.lit(self.day).alias("day")))
         if parsed.coverage.height:
-            components = [self.catalog.component_of(file) for file in parsed.coverage["file"].to_list()]
             self.batch.coverage_files.append(
-                parsed.coverage.with_columns(
-                    *run_columns, pl.Series("component", components, dtype=pl.String)
-                )
+                assign_components(parsed.coverage.with_columns(run_columns), self.catalog)
             )
         return parsed.results.height + parsed.meta.height + parsed.coverage.height
 

@@ -1,10 +1,13 @@
-"""Usage sources in the landing zone -> usage_events rows (interim readers until issue 5 lands)."""
+"""Usage sources in the landing zone -> usage_events, usage_users, usage_rejects for a set of days.
+
+Layout: landing/access_logs/<day>/ (NGINX, ALB, CloudFront; plain or .gz), landing/otel/<day>/
+(OTLP JSON), landing/mixpanel/<day>/ (raw export JSONL), landing/amplitude/<day>/ (export zip).
+A file a reader refuses becomes a usage_rejects row with the reason; the rest of the day is read.
+"""
 
 from __future__ import annotations
 
-import gzip
-import json
-import re
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -12,94 +15,75 @@ import polars as pl
 
 from testintel_assets import schemas
 from testintel_assets.configuration import Catalog
+from testintel_assets.parsers import ArtifactRejected
+from testintel_assets.parsers.access_logs import access_log_files, read_access_logs
+from testintel_assets.parsers.amplitude import read_amplitude_export
+from testintel_assets.parsers.mixpanel import read_mixpanel_export
+from testintel_assets.parsers.otel import read_otel_traces
+from testintel_assets.parsers.usage import UsageParsed
 
-_NGINX = re.compile(r'^\S+ \S+ \S+ \[[^\]]+\] "(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) ')
-
-
-def _routes(catalog: Catalog) -> list[tuple[re.Pattern[str], str]]:
-    patterns = []
-    for flow in catalog.flows.flows:
-        for route in flow.routes:
-            regex = re.escape(route).replace(r"\*", "[^?]*")
-            regex = re.sub(r"\\\{[a-z_]+\\\}", "[^/?]+", regex)
-            patterns.append((re.compile(f"^{regex}$"), flow.name))
-    return patterns
+USAGE_SOURCES = ("access_logs", "otel", "mixpanel", "amplitude")
 
 
-def _access_log(path: Path, day: date, catalog: Catalog) -> pl.DataFrame:
-    opener = gzip.open if path.suffix == ".gz" else open
-    routes = _routes(catalog)
-    counts: dict[tuple[str, str, str], list[int]] = {}
-    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            match = _NGINX.match(line)
-            if not match:
-                continue
-            route = match["path"].split("?")[0]
-            flow = next((name for pattern, name in routes if pattern.match(route)), "unmapped")
-            traffic = "static" if route.startswith("/static") else ("health" if route[-1:] == "z" else "app")
-            key = (flow, traffic, match["status"][0] + "xx")
-            entry = counts.setdefault(key, [0, 0])
-            entry[0] += 1
-            entry[1] += match["status"].startswith("5")
-    rows = [
-        {
-            "day": day,
-            "flow": flow,
-            "traffic": traffic,
-            "status_class": status,
-            "events": n,
-            "errors": e,
-            "source": "nginx",
-            "platform": "web",
-            "tier": "unknown",
-        }
-        for (flow, traffic, status), (n, e) in counts.items()
-    ]
-    return (
-        schemas.conform(pl.DataFrame(rows), schemas.USAGE_EVENTS)
-        if rows
-        else schemas.empty(schemas.USAGE_EVENTS)
-    )
-
-
-def _mixpanel(path: Path, day: date, catalog: Catalog) -> pl.DataFrame:
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        event = json.loads(line)
-        flow = catalog.flow_by_event.get(event["event"], "unmapped")
-        rows.append(
-            {
-                "flow": flow,
-                "route": event["event"],
-                "tier": event["properties"].get("plan") or "unknown",
-                "platform": event["properties"].get("mp_lib"),
-                "user": event["properties"].get("distinct_id"),
-            }
-        )
-    if not rows:
-        return schemas.empty(schemas.USAGE_EVENTS)
-    frame = (
-        pl.DataFrame(rows)
-        .group_by("flow", "route", "tier", "platform")
-        .agg(pl.len().alias("events"), pl.col("user").n_unique().alias("users"))
-    )
-    return schemas.conform(
-        frame.with_columns(
-            pl.lit(day).alias("day"),
-            pl.lit("mixpanel").alias("source"),
-            pl.lit("app").alias("traffic"),
-            pl.lit(0).alias("errors"),
+def _rejected_file(day: date, path: Path, source: str, reason: str) -> UsageParsed:
+    return UsageParsed(
+        events=schemas.empty(schemas.USAGE_EVENTS),
+        rejected=pl.DataFrame(
+            {"day": [day], "file": [str(path)], "format": [source], "reason": [reason], "lines": [None]},
+            schema_overrides={"lines": pl.Int64},
         ),
-        schemas.USAGE_EVENTS,
+        users=schemas.empty(schemas.USAGE_USERS),
     )
 
 
-def read_usage_days(landing_root: Path, days: list[date], catalog: Catalog) -> pl.DataFrame:
+def _per_file(
+    files: list[Path], day: date, source: str, read: Callable[[Path], UsageParsed]
+) -> list[UsageParsed]:
     parts = []
-    for day in days:
-        for path in sorted((landing_root / "access_logs" / day.isoformat()).glob("*")):
-            parts.append(_access_log(path, day, catalog))
-        for path in sorted((landing_root / "mixpanel" / day.isoformat()).glob("*.jsonl")):
-            parts.append(_mixpanel(path, day, catalog))
-    return pl.concat(parts) if parts else schemas.empty(schemas.USAGE_EVENTS)
+    for path in files:
+        try:
+            parts.append(read(path))
+        except ArtifactRejected as exc:
+            parts.append(_rejected_file(day, path, source, str(exc)))
+    return parts
+
+
+def read_usage_day(
+    landing_root: Path, day: date, catalog: Catalog, salt: bytes | None = None
+) -> list[UsageParsed]:
+    folder = {source: landing_root / source / day.isoformat() for source in USAGE_SOURCES}
+    parts = []
+    logs = access_log_files(folder["access_logs"])
+    if logs:
+        parts.append(read_access_logs(logs, day, catalog, salt=salt))
+    traces = access_log_files(folder["otel"])
+    if traces:
+        try:
+            parts.append(read_otel_traces(traces, day, catalog, salt=salt))
+        except ArtifactRejected as exc:
+            parts.append(_rejected_file(day, folder["otel"], "otel", str(exc)))
+    parts += _per_file(
+        access_log_files(folder["mixpanel"]),
+        day,
+        "mixpanel",
+        lambda path: read_mixpanel_export(path, day, catalog, salt=salt),
+    )
+    parts += _per_file(
+        access_log_files(folder["amplitude"]),
+        day,
+        "amplitude",
+        lambda path: read_amplitude_export(path, day, catalog, salt=salt),
+    )
+    return parts
+
+
+def read_usage_days(
+    landing_root: Path, days: list[date], catalog: Catalog, salt: bytes | None = None
+) -> dict[str, pl.DataFrame]:
+    """The three usage tables for the days, from every source that landed."""
+    parts = [part for day in days for part in read_usage_day(landing_root, day, catalog, salt)]
+    return {
+        "usage_events": schemas.stack([part.events for part in parts], schemas.USAGE_EVENTS),
+        "usage_users": schemas.stack([part.users for part in parts], schemas.USAGE_USERS),
+        "usage_rejects": schemas.stack([part.rejected for part in parts], schemas.USAGE_REJECTS),
+    }

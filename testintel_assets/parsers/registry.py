@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testintel_assets.parsers import Parsed
+from testintel_assets.parsers import coverage as cov
 
 SNIFF_BYTES = 8192
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
@@ -31,9 +32,27 @@ def head_of(path: Path) -> bytes:
     return head
 
 
+# --- coverage family (issue 4, docs/coverage.md) ---------------------------------------------
+def _coverage_formats() -> list[Format]:
+    """Most specific first: coverage.py XML before generic Cobertura."""
+    return [
+        Format("coveragepy-json", "coverage", cov.sniff_coveragepy_json, cov.read_coveragepy_json),
+        Format("istanbul-summary", "coverage", cov.sniff_istanbul_summary, cov.read_istanbul_summary),
+        Format("istanbul-final", "coverage", cov.sniff_istanbul_final, cov.read_istanbul_final),
+        Format("jacoco", "coverage", cov.sniff_jacoco, cov.read_jacoco),
+        Format("clover", "coverage", cov.sniff_clover, cov.read_clover),
+        Format("coveragepy-xml", "coverage", cov.sniff_coveragepy_xml, cov.read_coveragepy_xml),
+        Format("cobertura", "coverage", cov.sniff_cobertura, cov.read_cobertura),
+        Format("lcov", "coverage", cov.sniff_lcov, cov.read_lcov),
+    ]
+
+
+# --- end of coverage family ------------------------------------------------------------------
+
+
 def all_formats() -> list[Format]:
     """Every known format, most specific first."""
-    return [*_test_result_formats()]
+    return [*_test_result_formats(), *_coverage_formats()]
 
 
 # --- test results and test metadata (issue 3; docs/test-results.md) ---------------------------------

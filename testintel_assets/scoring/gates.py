@@ -5,19 +5,20 @@ Each measure returns (day, value, detail) so a check can say which tests or flow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import polars as pl
 
 from testintel_assets import schemas
 from testintel_assets.configuration import Catalog
+from testintel_assets.scoring.flake_health import (
+    CheckResult,
+    check_blocking_flake_rate,
+    check_critical_flow_stability,
+)
 
 MEASURE = pl.Schema({"day": pl.Date, "value": pl.Float64, "detail": pl.String})
-
-
-def latest_meta(test_meta: pl.DataFrame) -> pl.DataFrame:
-    """The newest known tags per test across the loaded days."""
-    return test_meta.sort("day").group_by("test_id").last().drop("day")
 
 
 def final_outcomes(test_results: pl.DataFrame) -> pl.DataFrame:
@@ -53,33 +54,35 @@ def pre_merge_pass_rate(test_results: pl.DataFrame, days: list[date]) -> pl.Data
     return _with_day_grid(measure, days)
 
 
-def blocking_flake_rate(flake_stats: pl.DataFrame, days: list[date]) -> pl.DataFrame:
-    """Flaky failures / test executions in blocking pipelines, over the flake window."""
-    measure = flake_stats.group_by("day").agg(
-        (pl.col("blocking_flaky_failures").sum() / pl.col("blocking_runs").sum().clip(lower_bound=1)).alias(
-            "value"
-        ),
-        pl.col("test_id").filter(pl.col("blocking_flaky_failures") > 0).sort().str.join(", ").alias("detail"),
+def _daily(days: list[date], measure: Callable[[date], CheckResult | None]) -> pl.DataFrame:
+    """Per day: the check's value and its offending tests; null value on days without data."""
+    rows = []
+    for day in days:
+        result = measure(day)
+        offenders = result.offenders["test_id"].sort().str.join(", ").item() if result else None
+        rows.append({"day": day, "value": result.value if result else None, "detail": offenders})
+    return schemas.conform(pl.DataFrame(rows, schema=MEASURE), MEASURE)
+
+
+def blocking_flake_rate(flake_stats: pl.DataFrame, catalog: Catalog, days: list[date]) -> pl.DataFrame:
+    """Flaky failures / test executions in blocking pipelines over the flake window (the SLO check's)."""
+    with_data = set(flake_stats["day"].unique())
+    return _daily(
+        days, lambda day: check_blocking_flake_rate(flake_stats, day, catalog) if day in with_data else None
     )
-    return _with_day_grid(measure, days)
 
 
 def critical_flow_stability(
     test_results: pl.DataFrame, test_meta: pl.DataFrame, catalog: Catalog, days: list[date]
 ) -> pl.DataFrame:
-    """Share of first attempts that pass, among tests of flows whose criticality is critical."""
-    critical = [flow.name for flow in catalog.flows.flows if flow.criticality == "critical"]
-    meta = latest_meta(test_meta).select("test_id", "flow")
-    first = (
-        test_results.filter((pl.col("attempt") == 0) & (pl.col("status") != "skipped"))
-        .join(meta, on="test_id", how="inner")
-        .filter(pl.col("flow").is_in(critical))
+    """Share of first attempts that pass among tests of critical flows (the SLO check's)."""
+    with_data = set(test_results["day"].unique())
+    return _daily(
+        days,
+        lambda day: (
+            check_critical_flow_stability(test_results, test_meta, catalog, day) if day in with_data else None
+        ),
     )
-    measure = first.group_by("day").agg(
-        (pl.col("status") == "passed").mean().alias("value"),
-        pl.col("test_id").filter(pl.col("status") != "passed").unique().sort().str.join(", ").alias("detail"),
-    )
-    return _with_day_grid(measure, days)
 
 
 def top_n_coverage(coverage_by_flow: pl.DataFrame, top_flows: pl.DataFrame, days: list[date]) -> pl.DataFrame:

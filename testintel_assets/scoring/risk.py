@@ -73,8 +73,10 @@ def risk_scores(
     change_rate: pl.DataFrame,
     flake_stats: pl.DataFrame,
 ) -> pl.DataFrame:
-    """One row per configured flow and day. `change_rate` has (day, flow, change_norm)."""
+    """One row per configured flow and day; defect_density and change_rate contribute their flow rows."""
     weights = catalog.scoring.weights
+    defect_density = defect_density.filter(pl.col("scope") == "flow")
+    change_rate = change_rate.filter(pl.col("scope") == "flow")
     frame = (
         flow_frame(catalog, days)
         .join(

@@ -110,3 +110,65 @@ def test_empty_day_gives_typed_empty_tables(tmp_path: Path) -> None:
     for table, frame in frames.items():
         assert frame.is_empty()
         assert frame.schema == schemas.TABLES[table]
+
+
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<testsuite name="bomb"><testcase classname="a" name="&lol3;"/></testsuite>"""
+
+
+def test_a_run_mixing_real_reports_and_hostile_files_ingests_the_good_ones(
+    tmp_path: Path, real_fixtures: Path
+) -> None:
+    landing = tmp_path / "landing"
+    folder = _run(landing)
+    good_junit = real_fixtures / "junit/pytest/publish-unit-test-result-action--junit.fail.xml"
+    good_coverage = real_fixtures / "coverage/cobertura/coveragepy--y_xml_branch-coverage.xml"
+    (folder / "junit-1.xml").write_bytes(good_junit.read_bytes())
+    (folder / "junit-2.xml").write_bytes(good_junit.read_bytes())  # the same bytes landing twice
+    (folder / "coverage.xml").write_bytes(good_coverage.read_bytes())
+    (folder / "corrupt.xml").write_bytes(
+        (real_fixtures / "junit/edge-cases/publish-unit-test-result-action--corrupt-xml.xml").read_bytes()
+    )
+    (folder / "bomb.xml").write_bytes(BOMB)
+    (folder / "latin1.xml").write_bytes(
+        '<testsuite name="caf\xe9"><testcase name="x"/></testsuite>'.encode("latin-1")
+    )
+    with (folder / "huge.xml").open("wb") as handle:  # 200 MB, sparse: refused before it is read
+        handle.write(b"<testsuites>")
+        handle.truncate(200 << 20)
+    before = _snapshot(tmp_path)
+
+    frames = read_ci_days(landing, [DAY], load_catalog())
+
+    assert _snapshot(tmp_path) == before
+    runs = frames["ci_runs"].with_columns(pl.col("artifact_path").str.split("/").list.last().alias("name"))
+    status = dict(zip(runs["name"], runs["status"], strict=True))
+    reason = dict(zip(runs["name"], runs["reason"], strict=True))
+    assert status["junit-1.xml"] == status["coverage.xml"] == status["run.json"] == "ingested"
+    assert status["junit-2.xml"] == "rejected"
+    assert reason["junit-2.xml"] == f"duplicate of ci/{DAY}/r1/junit-1.xml (same bytes)"
+    assert reason["corrupt.xml"].startswith("truncated XML")
+    assert "entity expansion" in reason["bomb.xml"]
+    assert reason["latin1.xml"].startswith("not UTF-8: invalid byte 0xe9")
+    assert "larger than the" in reason["huge.xml"]
+    for name in ("corrupt.xml", "bomb.xml", "latin1.xml", "huge.xml"):
+        assert status[name] == "rejected", name
+    results = frames["test_results"]
+    assert results["artifact_hash"].n_unique() == 1
+    assert results.height > 0 and set(results["sha"]) == {"abc123"}
+    coverage = frames["coverage_files"]
+    assert coverage.height > 0 and coverage["lines_valid"].sum() > 0
+
+
+def test_an_artifact_ingested_on_an_earlier_day_counts_once(tmp_path: Path, real_fixtures: Path) -> None:
+    landing = tmp_path / "landing"
+    folder = _run(landing)
+    report = real_fixtures / "junit/pytest/test-reporter--python-xunit-pytest.xml"
+    (folder / "junit.xml").write_bytes(report.read_bytes())
+    known = {file_hash(report): "ci/2026-11-01/r0/junit.xml"}
+    runs = read_ci_days(landing, [DAY], load_catalog(), known_hashes=known)["ci_runs"]
+    junit = runs.filter(pl.col("artifact_path").str.ends_with("junit.xml")).row(0, named=True)
+    assert junit["status"] == "rejected"
+    assert junit["reason"] == "duplicate of ci/2026-11-01/r0/junit.xml (same bytes)"

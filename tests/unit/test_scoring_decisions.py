@@ -34,9 +34,10 @@ def _scores(usage: dict[str, float], coverage: dict[str, float], defects: dict[s
             [{"day": DAY, "flow": f, "blended_coverage": c} for f, c in coverage.items()],
         ),
         _frame(
-            schemas.DEFECT_DENSITY, [{"day": DAY, "flow": f, "defect_norm": d} for f, d in defects.items()]
+            schemas.DEFECT_DENSITY,
+            [{"day": DAY, "scope": "flow", "flow": f, "defect_norm": d} for f, d in defects.items()],
         ),
-        pl.DataFrame(schema={"day": pl.Date, "flow": pl.String, "change_norm": pl.Float64}),
+        schemas.empty(schemas.CHANGE_RATE),
         schemas.empty(schemas.FLAKE_STATS),
     )
 

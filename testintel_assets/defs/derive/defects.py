@@ -1,30 +1,41 @@
-"""defect_density and change_rate: how often each flow breaks and changes."""
+"""defect_density and change_rate: how often each flow and component breaks and changes."""
 
 import dagster as dg
 import polars as pl
 
 from resources.catalog import CatalogResource
+from testintel_assets.configuration import load_catalog
 from testintel_assets.defs.common import ASSET_DEFAULTS, markdown_table, window
 from testintel_assets.partitions import days_of
-from testintel_assets.scoring.interim import change_rate_for_days, defect_density_for_days
+from testintel_assets.scoring.changes import change_rate_for_days
+from testintel_assets.scoring.defects import defect_density_for_days
 
-# A day without a tracker pull reads the newest snapshot of the last week.
+# A day without a tracker pull reads the newest snapshot of the last week; component sizes (KLOC)
+# come from the newest coverage reports of the same week.
 SNAPSHOT_LOOKBACK_DAYS = 7
-CHANGE_WINDOW_DAYS = 30
+CHANGE_WINDOW_DAYS = load_catalog().scoring.changes.window_days
 
 
 @dg.asset(
     group_name="derived",
-    ins={"defects": dg.AssetIn(partition_mapping=window(SNAPSHOT_LOOKBACK_DAYS))},
+    ins={
+        "defects": dg.AssetIn(partition_mapping=window(SNAPSHOT_LOOKBACK_DAYS)),
+        "coverage_files": dg.AssetIn(partition_mapping=window(SNAPSHOT_LOOKBACK_DAYS)),
+    },
     **ASSET_DEFAULTS,
 )
 def defect_density(
-    context: dg.AssetExecutionContext, catalog: CatalogResource, defects: pl.DataFrame
+    context: dg.AssetExecutionContext,
+    catalog: CatalogResource,
+    defects: pl.DataFrame,
+    coverage_files: pl.DataFrame,
 ) -> dg.Output[pl.DataFrame]:
-    """Open, new and severity-weighted defects per flow, normalised 0..1 across flows."""
+    """Open, new, closed and severity-weighted defects per flow and component over the defect
+    window, per week and per KLOC, normalised 0..1 across flows."""
     days = days_of(context)
-    frame = defect_density_for_days(defects, days, catalog.load())
-    latest = frame.filter(pl.col("day") == days[-1]).sort("weighted_defects", descending=True)
+    frame = defect_density_for_days(defects, coverage_files, catalog.load(), days)
+    latest = frame.filter((pl.col("day") == days[-1]) & (pl.col("scope") == "flow"))
+    latest = latest.sort("weighted_defects", descending=True)
     return dg.Output(
         frame,
         metadata={
@@ -44,6 +55,16 @@ def defect_density(
 def change_rate(
     context: dg.AssetExecutionContext, catalog: CatalogResource, code_changes: pl.DataFrame
 ) -> dg.Output[pl.DataFrame]:
-    """Changes per flow over the last 30 days, normalised 0..1 across flows."""
-    frame = change_rate_for_days(code_changes, days_of(context), catalog.load())
-    return dg.Output(frame, metadata={"flows_changed": frame["flow"].n_unique()})
+    """Commits, files and lines changed per flow and component over the change window, 0..1."""
+    days = days_of(context)
+    frame = change_rate_for_days(code_changes, catalog.load(), days)
+    latest = frame.filter((pl.col("day") == days[-1]) & (pl.col("scope") == "flow"))
+    return dg.Output(
+        frame,
+        metadata={
+            "flows_changed": latest.filter(pl.col("commits") > 0).height,
+            "by_flow": markdown_table(
+                latest.sort("commits", descending=True).select("flow", "commits", "change_norm")
+            ),
+        },
+    )

@@ -82,7 +82,7 @@ def release_readiness(
         days,
         config,
         gates.pre_merge_pass_rate(test_results, days),
-        gates.blocking_flake_rate(flake_stats, days),
+        gates.blocking_flake_rate(flake_stats, config, days),
         gates.top_n_coverage(coverage_by_flow, top_flows_by_usage(flow_usage, config.scoring.top_n), days),
         gates.critical_flow_stability(test_results, test_meta, config, days),
     )
