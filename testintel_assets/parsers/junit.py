@@ -385,21 +385,19 @@ def _read_segment(text: str, carry: _Carry, events: _Events, scan: _Scan) -> Non
     simple, quoted, simple_overrides = _simple_testcases(other_numbers, other_chunks)
     suite_before = events.suite
     events.head(head)
-    markups = [
-        (number << _ROW_BITS, events.testcase(number << _ROW_BITS, chunk))
+    read = [
+        (number, events.testcase(number << _ROW_BITS, chunk))
         for number, chunk, is_simple in zip(other_numbers, other_chunks, simple, strict=True)
         if not is_simple
     ]
     if plain and (plain[-1] or simple[-1]):  # the segment ends after a testcase read column-wise
         events.passed_over(numbers[-1] << _ROW_BITS)
-    valid, more, more_untidy = _attribute_frame(
-        quoted.get_column("number").to_list(), [markup + "/>" for markup in quoted.get_column("markup")]
-    )
-    exact = markups + [
+    tagged = quoted.get_column("number").to_list() + [number for number, _ in read]
+    markups = quoted.get_column("markup").to_list() + [markup for _, markup in read]
+    valid, more, more_untidy = _attribute_frame(tagged, [markup + "/>" for markup in markups])
+    exact = [
         (number << _ROW_BITS, markup)
-        for number, markup, is_valid in zip(
-            quoted.get_column("number"), quoted.get_column("markup"), valid, strict=True
-        )
+        for number, markup, is_valid in zip(tagged, markups, valid, strict=True)
         if not is_valid
     ]
     exact_frame, exact_untidy = _exact_attributes(exact)
@@ -472,8 +470,8 @@ def _simple_testcases(numbers: list[int], chunks: list[str]) -> tuple[list[bool]
         )
         .fill_null(False)
         .alias("quiet"),
-        # character references beyond the five named entities are left to `_Events`
-        (single & ~message.str.contains("&#", literal=True).fill_null(False)).alias("single"),
+        # references beyond the five named entities are left to `_Events`
+        (single & _named_references_only(message)).alias("single"),
         has_message.alias("has_message"),
         pl.when(has_message).then(bound_message_expr(message)).alias(_MESSAGE),
         pl.lit(None, dtype=pl.String).alias(_PLATFORM),
@@ -486,7 +484,7 @@ def _simple_testcases(numbers: list[int], chunks: list[str]) -> tuple[list[bool]
         after = pl.col("chunk").str.split(pl.col("tag")).list.get(1, null_on_oob=True).str.splitn("<", 2)
         text, rest = after.struct.field("field_0"), after.struct.field("field_1")
         reading = reading.with_columns(
-            read=rest.str.starts_with("/") & ~text.str.contains("&#", literal=True),
+            read=rest.str.starts_with("/") & _named_references_only(text),
             **{_MESSAGE: bound_message_expr(_unescaped(text), first_line=True)},
         )
         unread = reading.filter(~pl.col("read")).get_column("row").to_list()
@@ -499,13 +497,20 @@ def _simple_testcases(numbers: list[int], chunks: list[str]) -> tuple[list[bool]
     return frame.get_column("simple").to_list(), simple.select("number", "markup"), overrides
 
 
+def _named_references_only(text: pl.Expr) -> pl.Expr:
+    """Whether every '&' starts one of the five predefined entities, the only references resolved
+    column-wise (`_unescaped`); the rest goes through `xml_guard.unescape` one by one."""
+    named = text.str.count_matches("&(?:lt|gt|amp|quot|apos);") == text.str.count_matches("&", literal=True)
+    return named.fill_null(True)
+
+
 def _unescaped(text: pl.Expr) -> pl.Expr:
-    """`xml_guard.unescape` for text without character references."""
+    """`xml_guard.unescape` for text whose references are all named (`_named_references_only`)."""
     return text.str.replace_many(list(NAMED_REFERENCES), list(NAMED_REFERENCES.values()))
 
 
 def _attribute_value_expr(raw: pl.Expr) -> pl.Expr:
-    """`xml_guard.attribute_value` for values without character references."""
+    """`xml_guard.attribute_value` for values whose references are all named."""
     return _unescaped(raw.str.replace_all("\t", " ", literal=True).str.replace_all("\n", " ", literal=True))
 
 
@@ -629,17 +634,15 @@ def _decoded(frame: pl.DataFrame) -> pl.DataFrame:
     if not needs:
         return frame
     named, chars = list(NAMED_REFERENCES), list(NAMED_REFERENCES.values())
-    numeric = pl.any_horizontal(pl.col(key).str.contains("&#", literal=True) for key in needs).fill_null(
-        False
-    )
-    plain = frame.filter(~numeric).with_columns(
+    other_references = ~pl.all_horizontal(_named_references_only(pl.col(key)) for key in needs)
+    plain = frame.filter(~other_references).with_columns(
         pl.col(key)
         .str.replace_all("\t", " ", literal=True)
         .str.replace_all("\n", " ", literal=True)
         .str.replace_many(named, chars)
         for key in needs
     )
-    exact = frame.filter(numeric).with_columns(
+    exact = frame.filter(other_references).with_columns(
         pl.col(key).map_elements(attribute_value, return_dtype=pl.String) for key in needs
     )
     return pl.concat([plain, exact]).sort("row") if exact.height else plain

@@ -287,7 +287,9 @@ _START_TAG = re.compile(
     r"""([^ \t\n/>]+)((?:[ \t\n]+[^ \t\n=]+[ \t\n]*=[ \t\n]*(?:"[^"]*"|'[^']*'))*)[ \t\n]*(/?)>"""
 )
 _ATTRIBUTE = re.compile(r"""([^ \t\n=]+)[ \t\n]*=[ \t\n]*(?:"([^"]*)"|'([^']*)')""")
-_REFERENCE = re.compile(r"&(?:#x([0-9A-Fa-f]+)|#([0-9]+)|(lt|gt|amp|quot|apos));")
+# Character references, the five predefined entities, and any other name: an entity that only an
+# external DTD (never read) could declare, which expat skips, and so do we.
+_REFERENCE = re.compile(r"&(?:#x([0-9A-Fa-f]+)|#([0-9]+)|(lt|gt|amp|quot|apos)|[^;&#\s]+);")
 NAMED_REFERENCES = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&apos;": "'"}
 
 
@@ -314,14 +316,17 @@ def attribute_value(raw: str) -> str:
 
 
 def unescape(text: str) -> str:
-    """Resolve character references and the five predefined entities (no others can be declared)."""
+    """Resolve character references and the five predefined entities; no other entity can be
+    declared (`hardened_expat` refuses), so any other is one expat would skip."""
     return _REFERENCE.sub(_resolve, text) if "&" in text else text
 
 
 def _resolve(match: re.Match[str]) -> str:
     if match[3]:
         return NAMED_REFERENCES[match[0]]
-    return chr(int(match[1], 16) if match[1] else int(match[2]))
+    if match[1] or match[2]:
+        return chr(int(match[1], 16) if match[1] else int(match[2]))
+    return ""
 
 
 def iterparse(path: Path, events: tuple[str, ...] = ("end",)) -> Iterator[tuple[str, ET.Element]]:
