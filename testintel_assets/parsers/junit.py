@@ -449,9 +449,9 @@ def _simple_testcases(numbers: list[int], chunks: list[str]) -> tuple[list[bool]
     children = pl.concat_str(
         pl.lit("<"), name, pl.when(closed).then(pl.lit("")).otherwise(pl.lit(",</") + name)
     )
-    message = _attribute_value_expr(
-        pl.coalesce(pl.col("attributes").str.extract_groups(_MESSAGE_PATTERN).struct.unnest())
-    )
+    raw_message = pl.coalesce(pl.col("attributes").str.extract_groups(_MESSAGE_PATTERN).struct.unnest())
+    frame = frame.with_columns(raw_message=raw_message, message=_attribute_value_expr(raw_message))
+    message = pl.col("message")
     has_message = (message.str.strip_chars() != "").fill_null(False)
     single = (pl.col("sure") & ~pl.col("empty") & (pl.col("found") == children + ",</testcase")).fill_null(
         False
@@ -471,7 +471,7 @@ def _simple_testcases(numbers: list[int], chunks: list[str]) -> tuple[list[bool]
         .fill_null(False)
         .alias("quiet"),
         # references beyond the five named entities are left to `_Events`
-        (single & _named_references_only(message)).alias("single"),
+        (single & _named_references_only(pl.col("raw_message"))).alias("single"),
         has_message.alias("has_message"),
         pl.when(has_message).then(bound_message_expr(message)).alias(_MESSAGE),
         pl.lit(None, dtype=pl.String).alias(_PLATFORM),
