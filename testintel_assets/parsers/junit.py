@@ -15,11 +15,12 @@ One row per attempt:
 - an `<error>`/`<failure>` directly under `<testsuite>` (the class failed before any test ran)
   becomes one row named `(suite)`, as Jenkins' JUnit plugin counts such a suite.
 
-Speed: Python never visits a testcase on its own. `xml_guard.XmlText` checks the file in C and hands
-over decoded text in segments; each segment is split at '<' and Polars classifies the pieces,
-follows which testcase is open (a forward fill) and reads the testcase attributes column-wise. Only
-the rare elements -- suites, failure/error/skipped, Surefire reruns, properties and what is inside
-them -- go through `_Events`, a small state machine in Python, whose results are joined back.
+Speed: Python does not visit the common testcases one by one. `xml_guard.XmlText` checks the file
+in C and hands over decoded text in segments; each segment is split at `<testcase`. Plain
+self-closing testcases are read column-wise (`_attribute_frame`), testcases with only output or
+one failure/error/skipped inside with Polars regular expressions (`_simple_testcases`); the rest,
+and everything between testcases (suites, properties, Surefire reruns), go through `_Events`, the
+state machine streaming handlers would run, whose results are joined back.
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ _ROW_BITS = 32
 _TESTCASE = "<testcase"
 _OTHER_TAG = re.compile(r"<testcase[^ \t\n/>]")  # `<testcases>` & co. are other elements
 _EVENT_STARTS = tuple(_EVENT_TAGS)
-# For `_simple_testcases`: the tags the state machine acts on, a failure/error/skipped element with
-# its attribute markup and its text up to the next tag, and the message attribute (Polars' regex).
+# For `_simple_testcases` (Polars' regex): the tags the state machine acts on, a failure/error/
+# skipped start tag with its attribute markup, and the message attribute.
 _READ_TAG_PATTERN = "</?(?:" + "|".join([*_EVENT_TAGS, "testcase"]) + ")[ \t\n/>]"
 _ATTRIBUTE_MARKUP = """(?:[ \t\n]+[^ \t\n=]+[ \t\n]*=[ \t\n]*(?:"[^"]*"|'[^']*'))*"""
 _OUTCOME_PATTERN = (
