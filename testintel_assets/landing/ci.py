@@ -257,33 +257,18 @@ class _RunReader:
                 reason="unknown format: not a test report, coverage report or testintel export",
             )
             return
+        outcome: dict[str, object] = {"status": "rejected"}
         try:
             parsed = fmt.read(resolved)
         except ArtifactRejected as exc:
-            reason = str(exc)
+            outcome["reason"] = str(exc)
         except Exception as exc:  # a parser bug must not stop the rest of the run
-            reason = f"{fmt.name} reader failed: {type(exc).__name__}: {exc}"
+            outcome["reason"] = f"{fmt.name} reader failed: {type(exc).__name__}: {exc}"
         else:
             self.seen[artifact_hash] = relative
-            rows = self._add(parsed, artifact_hash)
-            self._record(
-                path,
-                kind=fmt.family,
-                format=fmt.name,
-                artifact_hash=artifact_hash,
-                bytes=size,
-                rows=rows,
-                status="ingested",
-            )
-            return
+            outcome = {"status": "ingested", "rows": self._add(parsed, artifact_hash)}
         self._record(
-            path,
-            kind=fmt.family,
-            format=fmt.name,
-            artifact_hash=artifact_hash,
-            bytes=size,
-            status="rejected",
-            reason=reason,
+            path, kind=fmt.family, format=fmt.name, artifact_hash=artifact_hash, bytes=size, **outcome
         )
 
     def _add(self, parsed: Parsed, artifact_hash: str) -> int:
