@@ -56,6 +56,15 @@ def landed_runs(ci_root: Path) -> list[LandedRun]:
     return sorted(runs)
 
 
+def last_ingest(instance: dg.DagsterInstance, day: str) -> float:
+    """When the day's CI tables were last materialised (0 if never): runs that landed before that
+    were read by it, so a sensor started after `make demo` or a backfill does not redo them."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(CI_TABLES[0]), asset_partitions=[day]), limit=1
+    ).records
+    return records[0].timestamp if records else 0.0
+
+
 def _read_mark(cursor: str | None) -> LandedRun | None:
     if not cursor:
         return None
@@ -73,6 +82,7 @@ def ci_artifacts_sensor(context: dg.SensorEvaluationContext, landing: LandingRes
     mark = _read_mark(context.cursor)
     fresh = [run for run in landed_runs(landing.path / "ci") if mark is None or run > mark]
     batch = fresh[:MAX_RUNS_PER_TICK]
+    ingested_at: dict[str, float] = {}
     requests: list[dg.RunRequest] = []
     for run in batch:
         if not daily_partitions.has_partition_key(run.day):
@@ -81,6 +91,10 @@ def ci_artifacts_sensor(context: dg.SensorEvaluationContext, landing: LandingRes
                 f"{daily_partitions.start:%Y-%m-%d}, in the future, or not a YYYY-MM-DD folder); skipped"
             )
             continue
+        if run.day not in ingested_at:
+            ingested_at[run.day] = last_ingest(context.instance, run.day)
+        if run.arrived_ns / 1e9 < ingested_at[run.day]:
+            continue  # a backfill or earlier run of that day already read it
         requests.append(
             dg.RunRequest(
                 run_key=f"ci:{run.path}",

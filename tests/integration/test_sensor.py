@@ -93,3 +93,13 @@ def test_a_tick_takes_a_bounded_number_of_runs(
         seen += [r.run_key for r in result.run_requests]
         cursor = result.cursor
     assert len(seen) == len(set(seen)) == 7
+
+
+def test_runs_read_by_a_later_materialisation_are_not_requested_again(tmp_path: Path, instance) -> None:
+    landing = tmp_path / "landing"
+    old = datetime(2026, 11, 3, tzinfo=UTC).timestamp()
+    _land(landing, "2026-11-03", "read-by-backfill", arrived=old)
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="ci_runs", partition="2026-11-03"))
+    _land(landing, "2026-11-03", "landed-after")  # arrives now, after the materialisation
+    result = _tick(landing, None, instance)
+    assert [r.run_key for r in result.run_requests] == ["ci:2026-11-03/landed-after"]
