@@ -105,8 +105,11 @@ def ci_artifacts_sensor(context: dg.SensorEvaluationContext, landing: LandingRes
     cursor = (
         json.dumps({"arrived_ns": batch[-1].arrived_ns, "path": batch[-1].path}) if batch else context.cursor
     )
-    if not batch:
-        return dg.SensorResult(skip_reason=dg.SkipReason("no new CI runs with run.json"), cursor=cursor)
+    if not requests:
+        why = (
+            f"{len(batch)} new run folder(s), none needing a run" if batch else "no new CI runs with run.json"
+        )
+        return dg.SensorResult(skip_reason=dg.SkipReason(why), cursor=cursor)
     return dg.SensorResult(run_requests=requests, cursor=cursor)
 
 
