@@ -460,6 +460,7 @@ class _Lookup:
         self._compute = compute
         self._entries = pl.Schema({"hash": pl.UInt64, **codes})
         self._values = 0
+        self._lock = threading.Lock()  # worker threads share the tables, which grow in place
         self._build(_FIRST_SLOT_BITS, pl.DataFrame(schema=self._entries))
 
     def _build(self, bits: int, entries: pl.DataFrame) -> None:
@@ -495,6 +496,10 @@ class _Lookup:
 
     def codes(self, hashes: pl.Series, values: pl.Series) -> pl.DataFrame:
         """The code columns of every line of a chunk, in line order."""
+        with self._lock:
+            return self._line_codes(hashes, values)
+
+    def _line_codes(self, hashes: pl.Series, values: pl.Series) -> pl.DataFrame:
         slots = self._slot(hashes)
         coded = pl.DataFrame([column.gather(slots) for column in self._codes.values()])
         missed = (self._hashes.gather(slots) != hashes).arg_true()
@@ -554,7 +559,6 @@ class _Codes:
         }
         self.visitors = _Lookup(self._visitor_keys, pl.Schema({"visitor_key": pl.UInt64}))
         self._endpoint_code(INVALID_ROUTE, None)
-        self._lock = threading.Lock()
 
     def line_codes(self, requests: pl.DataFrame, encoded_user_agents: bool) -> pl.DataFrame:
         """endpoint, agent_code, agent_key, visitor_key of every line (worker threads share the lookups)."""
@@ -564,8 +568,7 @@ class _Codes:
             "user_agent": self.user_agents[encoded_user_agents],
             "visitor": self.visitors,
         }
-        with self._lock:
-            coded = [lookup.codes(hashed[name], requests[name]) for name, lookup in lookups.items()]
+        coded = [lookup.codes(hashed[name], requests[name]) for name, lookup in lookups.items()]
         return pl.concat(coded, how="horizontal")
 
     def _endpoint_code(self, route: str, method: str | None) -> int:
@@ -750,8 +753,13 @@ def _in_order(function: Callable[[bytes], _ChunkRows], chunks: Iterable[bytes]) 
         workers.shutdown(cancel_futures=True)
 
 
+_NO_REJECTS = pl.DataFrame(schema={"reason": pl.String, "lines": pl.Int64, "first_line": pl.Int64})
+
+
 def _chunk_rows(chunk: bytes, log_format: LogFormat, codes: _Codes, format_code: int) -> _ChunkRows:
     requests = log_format.extract(chunk)
+    if requests.get_column("reason").null_count() == requests.height:  # every line a request
+        return _ChunkRows(requests.height, _NO_REJECTS, _group_rows(requests, log_format, codes, format_code))
     rejected = (
         requests.filter(pl.col("reason").is_not_null())
         .group_by("reason")
