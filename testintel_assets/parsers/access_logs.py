@@ -40,12 +40,12 @@ from testintel_assets.parsers.usage import (
     classify_user_agent,
     dimension_frame,
 )
-from testintel_assets.privacy import pii_salt, user_key
+from testintel_assets.privacy import pii_salt, user_key_function
 
 SOURCE = "access_logs"
 CHUNK_BYTES = 16 << 20  # line chunks of the JSON-lines readers (analytics exports)
 READ_BYTES = 24 << 20  # access-log chunks: ~125,000 lines; below glibc's 32 MiB mmap threshold
-WORKER_THREADS = 2  # chunks parsed and coded in parallel ahead of the one being aggregated
+WORKER_THREADS = 3  # chunks parsed ahead of the one being aggregated: 3 beat 2 and 4 on 2 cores (workers wait on lookup locks)
 SNIFF_BYTES = 65536
 
 # What each format extractor yields per line; reason is null for a parsed request. `request` is the
@@ -439,35 +439,101 @@ _AGENT_SHIFT = _STATUS_BITS
 _ENDPOINT_SHIFT = _AGENT_SHIFT + _AGENT_BITS
 _FORMAT_SHIFT = _ENDPOINT_SHIFT + _ENDPOINT_BITS
 assert _FORMAT_SHIFT + _FORMAT_BITS == GROUP_BITS
+_FIRST_SLOT_BITS = 12
+_SLOTS_PER_VALUE = 8  # direct-mapped: about 1 value in 16 finds its slot taken
+MAX_SLOT_BITS = 21  # direct-mapped lookup tables stop growing at 2 million slots
+_U64_MAX = (1 << 64) - 1
 
 
 class _Lookup:
     """Codes of the distinct strings of a read, computed once each (Python sees every value once).
 
-    Values are keyed by Polars' in-process string hash: stable within one read, never stored. Once
-    a read knows more values than a chunk has lines, a chunk gets only the codes of its own values,
-    so joins stay chunk-sized however many distinct requests or visitors a day has.
+    Values are keyed by Polars' in-process string hash: stable within one read, never stored. A line
+    finds its codes with a gather from a direct-mapped table indexed by the top bits of its hash (no
+    per-chunk hash table to build): each slot holds the first value seen with those bits. Values
+    that find their slot taken wait in an overflow table, joined only for the few lines that miss.
+    The table grows to keep at least _SLOTS_PER_VALUE slots per value, up to 2**MAX_SLOT_BITS slots (8
+    bytes per slot and column); past that the overflow keeps the rest.
     """
 
-    def __init__(self, compute: Callable[[pl.Series], pl.DataFrame]) -> None:
+    def __init__(self, compute: Callable[[pl.Series], pl.DataFrame], codes: pl.Schema) -> None:
         self._compute = compute
-        self._known = self._coded(pl.DataFrame(schema={"hash": pl.UInt64, "value": pl.String}))
+        self._entries = pl.Schema({"hash": pl.UInt64, **codes})
+        self._values = 0
+        self._lock = threading.Lock()  # worker threads share the tables, which grow in place
+        self._build(_FIRST_SLOT_BITS, pl.DataFrame(schema=self._entries))
 
-    def _coded(self, distinct: pl.DataFrame) -> pl.DataFrame:
-        return pl.concat([distinct.select("hash"), self._compute(distinct["value"])], how="horizontal")
+    def _build(self, bits: int, entries: pl.DataFrame) -> None:
+        self._bits = bits
+        index = pl.int_range(0, 1 << bits, dtype=pl.UInt64, eager=True)
+        # An empty slot holds a hash whose top bits name another slot, so no line ever matches it.
+        self._hashes = pl.select(
+            pl.when(index == 0).then(pl.lit(_U64_MAX, pl.UInt64)).otherwise(0)
+        ).to_series()
+        self._codes = {
+            name: pl.zeros(1 << bits, dtype, eager=True).alias(name) for name, dtype in self._entries.items()
+        }
+        del self._codes["hash"]
+        self._overflow = pl.DataFrame(schema=self._entries)
+        self._insert(entries)
 
-    def table(self, hashes: pl.Series, values: pl.Series) -> pl.DataFrame:
-        """(hash, codes ...) covering every hash of one chunk's `values`."""
-        known = self._known
-        if known.height > hashes.len():  # more values than lines: keep the joins chunk-sized
-            known = known.join(hashes.unique().to_frame("hash"), on="hash", how="semi")
-        unseen = ~hashes.is_in(known["hash"].implode())
+    def _slot(self, hashes: pl.Series) -> pl.Series:
+        return (hashes // (1 << (64 - self._bits))).cast(pl.UInt32)
+
+    def _insert(self, entries: pl.DataFrame) -> None:
+        """(hash, codes) of values new to the table: the first per free slot takes it, the rest overflow."""
+        slots = self._slot(entries["hash"])
+        free = self._slot(self._hashes.gather(slots)) != slots
+        owners = (
+            entries.with_columns(slot=slots).filter(free).unique("slot", keep="first", maintain_order=True)
+        )
+        self._hashes.scatter(owners["slot"], owners["hash"])
+        for name, column in self._codes.items():
+            column.scatter(owners["slot"], owners[name])
+        rest = entries.join(owners, on="hash", how="anti")
+        if rest.height:
+            self._overflow = pl.concat([self._overflow, rest])
+
+    def codes(self, hashes: pl.Series, values: pl.Series) -> pl.DataFrame:
+        """The code columns of every line of a chunk, in line order."""
+        with self._lock:
+            return self._line_codes(hashes, values)
+
+    def _line_codes(self, hashes: pl.Series, values: pl.Series) -> pl.DataFrame:
+        slots = self._slot(hashes)
+        coded = pl.DataFrame([column.gather(slots) for column in self._codes.values()])
+        missed = (self._hashes.gather(slots) != hashes).arg_true()
+        if missed.is_empty():
+            return coded
+        lines = pl.DataFrame({"hash": hashes.gather(missed), "value": values.gather(missed)})
+        found = self._missed_codes(lines)
+        return coded.with_columns(coded[name].scatter(missed, found[name]) for name in coded.columns)
+
+    def _missed_codes(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """Codes of the lines whose value holds no slot: overflowed, or never seen (computed now)."""
+        overflow = self._overflow
+        if overflow.height > lines.height:  # keep the join the size of the lines that missed
+            overflow = overflow.join(lines, on="hash", how="semi")
+        found = lines.join(overflow, on="hash", how="left", maintain_order="left").drop("value")
+        unseen = found.get_column(next(iter(self._codes))).is_null()
         if not unseen.any():
-            return known
-        fresh = pl.DataFrame({"hash": hashes.filter(unseen), "value": values.filter(unseen)})
-        coded = self._coded(fresh.unique("hash"))
-        self._known = pl.concat([self._known, coded])
-        return pl.concat([known, coded])
+            return found.drop("hash")
+        new = lines.filter(unseen).unique("hash", keep="first", maintain_order=True)
+        coded = pl.concat([new.select("hash"), self._compute(new["value"])], how="horizontal")
+        self._values += coded.height
+        bits = min(max(self._bits, (self._values * _SLOTS_PER_VALUE - 1).bit_length()), MAX_SLOT_BITS)
+        if bits > self._bits:
+            self._build(bits, pl.concat([self._slot_entries(), self._overflow, coded]))
+        else:
+            self._insert(coded)
+        fresh = lines.select("hash").join(coded, on="hash", how="left", maintain_order="left")
+        return found.drop("hash").with_columns(pl.coalesce(found[name], fresh[name]) for name in self._codes)
+
+    def _slot_entries(self) -> pl.DataFrame:
+        table = pl.DataFrame({"hash": self._hashes, **self._codes})
+        return table.filter(
+            self._slot(self._hashes) == pl.int_range(0, table.height, dtype=pl.UInt32, eager=True)
+        )
 
 
 class _Codes:
@@ -479,40 +545,31 @@ class _Codes:
 
     def __init__(self, matcher: FlowMatcher, salt: bytes) -> None:
         self.matcher = matcher
-        self.salt = salt
+        self.user_key = user_key_function(salt)
         self.endpoints: dict[tuple[str, str | None], int] = {}
         self.agents: dict[tuple[str, str, str | None], int] = {}
         self.formats: dict[str, int] = {}
-        self.requests = _Lookup(self._request_codes)
+        self.requests = _Lookup(self._request_codes, pl.Schema({"endpoint": pl.UInt64}))
         self.user_agents = {
-            encoded: _Lookup(partial(self._agent_codes, encoded=encoded)) for encoded in (False, True)
+            encoded: _Lookup(
+                partial(self._agent_codes, encoded=encoded),
+                pl.Schema({"agent_code": pl.UInt64, "agent_key": pl.UInt64}),
+            )
+            for encoded in (False, True)
         }
-        self.visitors = _Lookup(self._visitor_keys)
+        self.visitors = _Lookup(self._visitor_keys, pl.Schema({"visitor_key": pl.UInt64}))
         self._endpoint_code(INVALID_ROUTE, None)
-        self._lock = threading.Lock()
 
-    def tables(self, hashed: pl.DataFrame, encoded_user_agents: bool) -> list[pl.DataFrame]:
-        """The endpoint and user-agent code tables covering one chunk (worker threads share them)."""
-        with self._lock:
-            return [
-                self.requests.table(hashed["request_hash"], hashed["request"]),
-                self.user_agents[encoded_user_agents].table(hashed["agent_hash"], hashed["user_agent"]),
-            ]
-
-    def with_users(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """(group, latency_ms, agent_key, visitor_hash, visitor) -> (group, latency_ms, user_key).
-
-        Runs in the aggregating thread, so hashing the visitors never seen (one HMAC each) overlaps
-        with the workers' splitting instead of holding their lock.
-        """
-        visitors = self.visitors.table(rows["visitor_hash"], rows["visitor"])
-        user = pl.col("visitor_key").replace(0, None).xor(pl.col("agent_key") * pl.lit(_MIX, pl.UInt64))
-        return (
-            rows.lazy()
-            .join(visitors.lazy(), left_on="visitor_hash", right_on="hash", how="left")
-            .select("group", "latency_ms", user.alias("user_key"))
-            .collect(engine="in-memory")
-        )
+    def line_codes(self, requests: pl.DataFrame, encoded_user_agents: bool) -> pl.DataFrame:
+        """endpoint, agent_code, agent_key, visitor_key of every line (worker threads share the lookups)."""
+        hashed = requests.select(pl.col("request", "user_agent", "visitor").hash())
+        lookups = {
+            "request": self.requests,
+            "user_agent": self.user_agents[encoded_user_agents],
+            "visitor": self.visitors,
+        }
+        coded = [lookup.codes(hashed[name], requests[name]) for name, lookup in lookups.items()]
+        return pl.concat(coded, how="horizontal")
 
     def _endpoint_code(self, route: str, method: str | None) -> int:
         code = self.endpoints.get((route, method))
@@ -546,7 +603,7 @@ class _Codes:
             if code is None:
                 code = self.agents[classes] = min(len(self.agents), (1 << _AGENT_BITS) - 1)
             codes.append(code)
-            keys.append(user_key(text, self.salt) if text else 0)
+            keys.append(self.user_key(text) if text else 0)
         return pl.DataFrame(
             {"agent_code": codes, "agent_key": keys}, schema={"agent_code": pl.UInt64, "agent_key": pl.UInt64}
         )
@@ -556,7 +613,7 @@ class _Codes:
         keys = []
         for visitor in visitors.to_list():
             text = visitor.strip() if visitor else ""
-            keys.append(user_key(text, self.salt) if text else 0)
+            keys.append(self.user_key(text) if text else 0)
         return pl.DataFrame({"visitor_key": pl.Series(keys, dtype=pl.UInt64)})
 
     def format_code(self, name: str) -> int:
@@ -656,14 +713,8 @@ def _field(group: pl.Expr, shift: int, width: int) -> pl.Expr:
 def _group_rows(
     requests: pl.DataFrame, log_format: LogFormat, codes: _Codes, format_code: int
 ) -> pl.DataFrame:
-    """Parsed requests of one chunk -> (group, latency_ms, agent_key, visitor_hash, visitor); lookups
-    join on u64 hashes."""
-    hashed = requests.with_columns(
-        request_hash=pl.col("request").hash(),
-        agent_hash=pl.col("user_agent").hash(),
-        visitor_hash=pl.col("visitor").hash(),
-    )
-    endpoints, agents = codes.tables(hashed, log_format.encoded_user_agents)
+    """Parsed requests of one chunk -> (group, latency_ms, user_key): integers from here on."""
+    coded = codes.line_codes(requests, log_format.encoded_user_agents)
     status = pl.col("status").cast(pl.UInt64, strict=False).fill_null(_NO_STATUS).clip(0, _NO_STATUS)
     group = (
         pl.lit(format_code << _FORMAT_SHIFT, pl.UInt64)
@@ -671,20 +722,16 @@ def _group_rows(
         + pl.col("agent_code") * pl.lit(1 << _AGENT_SHIFT, pl.UInt64)
         + status
     )
-    return (
-        hashed.lazy()
-        .select("request_hash", "agent_hash", "visitor_hash", "visitor", "status", "latency_ms")
-        .join(endpoints.lazy(), left_on="request_hash", right_on="hash", how="left")
-        .join(agents.lazy(), left_on="agent_hash", right_on="hash", how="left")
-        .select(group.alias("group"), "latency_ms", "agent_key", "visitor_hash", "visitor")
-        .collect(engine="in-memory")
+    user = pl.col("visitor_key").replace(0, None).xor(pl.col("agent_key") * pl.lit(_MIX, pl.UInt64))
+    return pl.concat([requests.select("status", "latency_ms"), coded], how="horizontal").select(
+        group.alias("group"), "latency_ms", user.alias("user_key")
     )
 
 
 class _ChunkRows(NamedTuple):
     lines: int
     rejected: pl.DataFrame  # reason, lines, first_line (counted within the chunk)
-    rows: pl.DataFrame  # group, latency_ms, agent_key, visitor_hash, visitor
+    rows: pl.DataFrame  # group, latency_ms, user_key
 
 
 def _in_order(function: Callable[[bytes], _ChunkRows], chunks: Iterable[bytes]) -> Iterator[_ChunkRows]:
@@ -706,8 +753,13 @@ def _in_order(function: Callable[[bytes], _ChunkRows], chunks: Iterable[bytes]) 
         workers.shutdown(cancel_futures=True)
 
 
+_NO_REJECTS = pl.DataFrame(schema={"reason": pl.String, "lines": pl.Int64, "first_line": pl.Int64})
+
+
 def _chunk_rows(chunk: bytes, log_format: LogFormat, codes: _Codes, format_code: int) -> _ChunkRows:
     requests = log_format.extract(chunk)
+    if requests.get_column("reason").null_count() == requests.height:  # every line a request
+        return _ChunkRows(requests.height, _NO_REJECTS, _group_rows(requests, log_format, codes, format_code))
     rejected = (
         requests.filter(pl.col("reason").is_not_null())
         .group_by("reason")
@@ -735,7 +787,7 @@ def _read_file(path: Path, aggregator: UsageAggregator, codes: _Codes) -> None:
         if chunk.rejected.height:
             rejected.append(chunk.rejected.with_columns(pl.col("first_line") + lines_before))
         lines_before += chunk.lines
-        aggregator.add(codes.with_users(chunk.rows))
+        aggregator.add(chunk.rows)
     if rejected:
         summary = (
             pl.concat(rejected).group_by("reason").agg(pl.col("lines").sum(), pl.col("first_line").min())

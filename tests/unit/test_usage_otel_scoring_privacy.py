@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,7 +17,7 @@ from testintel_assets.parsers.access_logs import read_access_logs
 from testintel_assets.parsers.mixpanel import read_mixpanel_export
 from testintel_assets.parsers.otel import read_otel_traces
 from testintel_assets.parsers.usage import SKETCH_K, estimate_users
-from testintel_assets.privacy import pii_salt, user_key
+from testintel_assets.privacy import pii_salt, user_key, user_key_function, user_keys
 from testintel_assets.schemas import FLOW_USAGE, USAGE_EVENTS, USAGE_USERS, conform
 from testintel_assets.scoring.usage import flow_usage
 
@@ -278,3 +280,17 @@ def test_salt_from_env_else_a_private_generated_file(tmp_path: Path, monkeypatch
     assert generated == pii_salt(tmp_path) and len(generated) == 64
     assert (tmp_path / "pii_salt").stat().st_mode & 0o077 == 0
     assert user_key("alice", generated) != user_key("alice", b"other")
+
+
+@pytest.mark.parametrize(
+    "salt", [b"", b"test-salt", bytes(range(64)), bytes(range(65)) * 3], ids=["empty", "short", "block", "long"]
+)
+def test_bound_user_key_is_the_standard_hmac_sha256(salt: bytes) -> None:
+    """Pads hashed once per salt give HMAC-SHA256 itself (keys longer than a block are hashed first)."""
+    values = ["", "alice", "10.0.0.1 - -", "ünïcødé ✓", "x" * 200]
+    keyed = user_key_function(salt)
+    for value in values:
+        expected = hmac.new(salt, value.encode("utf-8"), hashlib.sha256).digest()
+        assert keyed(value) == user_key(value, salt) == int.from_bytes(expected[:8], "big")
+    series = user_keys(pl.Series("user", [*values, None]), salt)
+    assert series.to_list() == [None, *(keyed(value) for value in values[1:]), None]
