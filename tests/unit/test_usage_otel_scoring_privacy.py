@@ -283,7 +283,9 @@ def test_salt_from_env_else_a_private_generated_file(tmp_path: Path, monkeypatch
 
 
 @pytest.mark.parametrize(
-    "salt", [b"", b"test-salt", bytes(range(64)), bytes(range(65)) * 3], ids=["empty", "short", "block", "long"]
+    "salt",
+    [b"", b"test-salt", bytes(range(64)), bytes(range(65)) * 3],
+    ids=["empty", "short", "block", "long"],
 )
 def test_bound_user_key_is_the_standard_hmac_sha256(salt: bytes) -> None:
     """Pads hashed once per salt give HMAC-SHA256 itself (keys longer than a block are hashed first)."""
