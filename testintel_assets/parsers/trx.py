@@ -21,7 +21,15 @@ from typing import Any
 import polars as pl
 
 from testintel_assets.parsers import ArtifactRejected, Parsed
-from testintel_assets.parsers.test_rows import ERROR, FAILED, PASSED, SKIPPED, bound_message, finish_results
+from testintel_assets.parsers.test_rows import (
+    ERROR,
+    FAILED,
+    PASSED,
+    RAW_RESULTS,
+    SKIPPED,
+    bound_message,
+    finish_results,
+)
 from testintel_assets.parsers.xml_guard import iterparse, local_name, root_element
 
 FORMAT = "trx"
@@ -74,17 +82,7 @@ def read_trx(path: Path) -> Parsed:
     return Parsed(results=finish_results(frame, FORMAT))
 
 
-_SCHEMA = {
-    "owner": pl.String,
-    "suite": pl.String,
-    "file": pl.String,
-    "name": pl.String,
-    "platform": pl.String,
-    "status": pl.String,
-    "duration_ms": pl.Float64,
-    "message": pl.String,
-    "test": pl.String,
-}
+_SCHEMA = pl.Schema({**RAW_RESULTS, "test": pl.String})  # test: the TRX testId, joined to its method
 
 
 def _result(element: Any) -> dict[str, Any]:
