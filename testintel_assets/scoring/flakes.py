@@ -19,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import reduce
+from operator import xor
 
 import numpy as np
 import polars as pl
@@ -123,7 +125,7 @@ def _hashed(column: str, dtype: pl.DataType) -> pl.Expr:
 
 
 def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Flakes) -> _History:
-    """Read the columns used, once each, and replace test and run ids by dense integers."""
+    """Read the columns used and replace test and run ids by dense integers (three scans: runs, tests, rows)."""
     frame = results.lazy()
     schema = frame.collect_schema()
     executions = frame.filter(
@@ -131,10 +133,13 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
     ).with_columns(
         _hashed("test_id", schema["test_id"]).alias("test_hash"),
         _hashed("run_id", schema["run_id"]).alias("run_hash"),
-        pl.struct(report_keys(schema)).hash().alias("report_hash"),
+        # One 64-bit hash per key column, each seeded apart, xor-ed: a third of a struct hash's cost.
+        reduce(xor, [pl.col(key).hash(seed) for seed, key in enumerate(report_keys(schema))]).alias(
+            "report_hash"
+        ),
     )
-    # Queries run side by side without a shared cache (caching the scan would hold every column).
-    first = pl.col("attempt").fill_null(0) == 0
+    # Three scans side by side without a shared cache (caching the scan would hold every column):
+    # runs and tests need their strings once each, the rows only integers.
     runs_query = (
         executions.group_by("run_hash")
         .agg(
@@ -149,37 +154,18 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
             pl.col("sha").fill_null(pl.col("run_id")).rank("dense").cast(pl.Int32).sub(1).alias("sha_code"),
         )
     )
-    # Infrastructure failures: reports most of whose first attempts failed (report_keys).
-    infra_query = (
-        executions.group_by("report_hash")
-        .agg(first.sum().alias("tried"), (first & pl.col("status").is_in(FAILED)).sum().alias("first_failed"))
-        .filter(
-            (pl.col("tried") >= params.mass_failure_min_tests)
-            & (pl.col("first_failed") >= params.mass_failure_ratio * pl.col("tried"))
-        )
-        .select("report_hash")
-    )
     tests_query = (
         executions.group_by("test_hash").agg(pl.col("test_id").first().cast(pl.String)).sort("test_id")
     )
-    runs, tests, infra = pl.collect_all([runs_query, tests_query, infra_query], optimizations=_NO_SHARED_SCAN)
-    infra_hashes = infra["report_hash"].implode()
-    infra_failures, rows = pl.collect_all(
-        [
-            executions.filter(
-                pl.col("report_hash").is_in(infra_hashes) & pl.col("status").is_in(FAILED)
-            ).select("test_hash", (pl.col("day") - lo).dt.total_days().alias("day")),
-            executions.filter(~pl.col("report_hash").is_in(infra_hashes)).select(
-                "test_hash",
-                "run_hash",
-                pl.col("attempt").fill_null(0).cast(pl.Int32),
-                pl.col("status").is_in(FAILED),
-            ),
-        ],
-        optimizations=_NO_SHARED_SCAN,
+    rows_query = executions.select(
+        "test_hash",
+        "run_hash",
+        "report_hash",
+        pl.col("attempt").fill_null(0).cast(pl.Int32),
+        pl.col("status").is_in(FAILED).alias("failed"),
     )
-    test_index = _HashIndex(tests["test_hash"].to_numpy())
-    test = test_index.lookup(rows["test_hash"].to_numpy())
+    runs, tests, rows = pl.collect_all([runs_query, tests_query, rows_query], optimizations=_NO_SHARED_SCAN)
+    test = _HashIndex(tests["test_hash"].to_numpy()).lookup(rows["test_hash"].to_numpy())
     # A run's rows are usually stored together: look up one key per stretch of equal run ids.
     run_hash = rows["run_hash"].to_numpy()
     heads = _group_starts(run_hash)
@@ -188,22 +174,29 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
         np.diff(np.append(heads, run_hash.size)),
     )
     del run_hash
-    attempt, fail = rows["attempt"].to_numpy(), rows["status"].to_numpy()
+    attempt, fail = rows["attempt"].to_numpy(), rows["failed"].to_numpy()
+    in_infra = _in_infra_reports(rows["report_hash"].to_numpy(), attempt == 0, fail, params)
     del rows
+    days = (hi - lo).days + 1
+    run_day = (runs["day"] - lo).dt.total_days().to_numpy().astype(np.int32)
+    infra_failed = in_infra & fail
+    infra_failure_cells = test[infra_failed].astype(np.int64) * days + run_day[run[infra_failed]]
+    if in_infra.any():
+        kept = ~in_infra
+        test, run, attempt, fail = test[kept], run[kept], attempt[kept], fail[kept]
     return _History(
         lo=lo,
-        days=(hi - lo).days + 1,
+        days=days,
         test=test,
         run=run,
         attempt=attempt,
         fail=fail,
         test_ids=tests["test_id"],
-        run_day=(runs["day"] - lo).dt.total_days().to_numpy().astype(np.int32),
+        run_day=run_day,
         run_rank=np.arange(runs.height, dtype=np.int64),
         run_sha=runs["sha_code"].to_numpy(),
         run_blocking=runs["blocking"].to_numpy(),
-        infra_failure_cells=test_index.lookup(infra_failures["test_hash"].to_numpy()) * ((hi - lo).days + 1)
-        + infra_failures["day"].to_numpy(),
+        infra_failure_cells=infra_failure_cells,
         shas=int(runs["sha_code"].max() or 0) + 1,
     )
 
@@ -348,6 +341,32 @@ def _failures(
         ),
     )
     return fails, marks
+
+
+def _in_infra_reports(report: np.ndarray, first: np.ndarray, fail: np.ndarray, params: Flakes) -> np.ndarray:
+    """Per row: is its report an infrastructure failure (most of its first attempts failed)?
+
+    A report's rows are usually stored together, so first attempts and their failures are summed
+    per stretch of equal report keys before the stretches are grouped by report.
+    """
+    starts = _group_starts(report)
+    if starts.size == 0:
+        return np.zeros(0, dtype=bool)
+    stretches = pl.DataFrame(
+        {
+            "report": report[starts],
+            "tried": np.add.reduceat(first, starts, dtype=np.int64),
+            "first_failed": np.add.reduceat(first & fail, starts, dtype=np.int64),
+        }
+    )
+    reports = stretches.group_by("report").agg(pl.col("tried", "first_failed").sum())
+    infra = (pl.col("tried") >= params.mass_failure_min_tests) & (
+        pl.col("first_failed") >= params.mass_failure_ratio * pl.col("tried")
+    )
+    flagged = stretches.join(
+        reports.select("report", infra.alias("infra")), on="report", how="left", maintain_order="left"
+    )
+    return np.repeat(flagged["infra"].to_numpy(), np.diff(np.append(starts, report.size)))
 
 
 def _group_starts(*keys: np.ndarray) -> np.ndarray:
