@@ -28,31 +28,16 @@ SKETCH_K = 1024
 LATENCY_GAMMA = 1.02  # bucket i covers (gamma^(i-1), gamma^i] ms: p95 within 1 % of the exact value
 UNKNOWN = "unknown"
 
+# The usage_events columns a reader knows per request or event; the rest are aggregates.
+DIMENSIONS = [
+    name
+    for name in USAGE_EVENTS
+    if name not in ("day", "status_class", "events", "users", "errors", "p95_latency_ms")
+]
 # What each reader produces per request or event before aggregation.
 ROW_SCHEMA = pl.Schema(
-    {
-        "flow": pl.String,
-        "route": pl.String,
-        "event": pl.String,
-        "method": pl.String,
-        "status": pl.Int32,
-        "traffic": pl.String,
-        "platform": pl.String,
-        "browser": pl.String,
-        "persona": pl.String,
-        "tier": pl.String,
-        "plan": pl.String,
-        "device": pl.String,
-        "app_version": pl.String,
-        "locale": pl.String,
-        "experiment_id": pl.String,
-        "source": pl.String,
-        "format": pl.String,
-        "latency_ms": pl.Float64,
-        "user_key": pl.UInt64,
-    }
+    {**{name: USAGE_EVENTS[name] for name in DIMENSIONS}, "latency_ms": pl.Float64, "user_key": pl.UInt64}
 )
-DIMENSIONS = [name for name in ROW_SCHEMA if name not in ("latency_ms", "user_key")]
 _FILLED = ["traffic", "platform", "browser", "persona", "tier"]
 
 
