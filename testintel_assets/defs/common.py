@@ -21,6 +21,25 @@ ASSET_DEFAULTS: dict[str, object] = {
 }
 
 
+def source_tables(tables: Mapping[str, str]) -> dict[str, object]:
+    """multi_asset arguments for an ingest step that writes several source tables (name -> description)."""
+    outs = {
+        name: dg.AssetOut(
+            description=description,
+            metadata=DAY_PARTITIONED,
+            kinds={"duckdb", "polars"},
+            group_name="sources",
+        )
+        for name, description in tables.items()
+    }
+    return {
+        "outs": outs,
+        "partitions_def": daily_partitions,
+        "backfill_policy": single_run,
+        "pool": WAREHOUSE_POOL,
+    }
+
+
 def window(days: int) -> dg.TimeWindowPartitionMapping:
     """An input that reaches back `days` days including the partition's own."""
     return dg.TimeWindowPartitionMapping(start_offset=-(days - 1), allow_nonexistent_upstream_partitions=True)

@@ -47,9 +47,6 @@ def _coverage_formats() -> list[Format]:
     ]
 
 
-# --- end of coverage family ------------------------------------------------------------------
-
-
 def all_formats() -> list[Format]:
     """Every known format, most specific first."""
     return [*_test_result_formats(), *_coverage_formats()]

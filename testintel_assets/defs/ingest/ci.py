@@ -8,9 +8,9 @@ import polars as pl
 from resources.catalog import CatalogResource
 from resources.landing import LandingResource
 from resources.warehouse import WarehouseResource
-from testintel_assets.defs.common import DAY_PARTITIONED, WAREHOUSE_POOL, markdown_table
+from testintel_assets.defs.common import markdown_table, source_tables
 from testintel_assets.landing.ci import read_ci_days
-from testintel_assets.partitions import daily_partitions, days_of, single_run
+from testintel_assets.partitions import days_of
 
 CI_TABLES = {
     "ci_runs": "One row per run artifact: ingested with its row count, or rejected with the reason.",
@@ -33,20 +33,7 @@ def _known_hashes(warehouse: WarehouseResource, first_day: str) -> dict[str, str
     return dict(rows.iter_rows())
 
 
-@dg.multi_asset(
-    outs={
-        name: dg.AssetOut(
-            description=description,
-            metadata=DAY_PARTITIONED,
-            kinds={"duckdb", "polars"},
-            group_name="sources",
-        )
-        for name, description in CI_TABLES.items()
-    },
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool=WAREHOUSE_POOL,
-)
+@dg.multi_asset(**source_tables(CI_TABLES))
 def ci_artifacts(
     context: dg.AssetExecutionContext,
     landing: LandingResource,

@@ -10,10 +10,10 @@ from resources.amplitude import AmplitudeResource
 from resources.catalog import CatalogResource
 from resources.landing import LandingResource
 from resources.mixpanel import MixpanelResource
-from testintel_assets.defs.common import DAY_PARTITIONED, WAREHOUSE_POOL, markdown_table
+from testintel_assets.defs.common import markdown_table, source_tables
 from testintel_assets.landing.usage import read_usage_days
 from testintel_assets.parsers.usage import top_unmapped_routes
-from testintel_assets.partitions import daily_partitions, days_of, single_run
+from testintel_assets.partitions import days_of
 
 USAGE_TABLES = {
     "usage_events": "Requests and events per flow, route, platform, browser, persona and tier, from "
@@ -29,17 +29,7 @@ def _needs_pull(landing: LandingResource, source: str, day: date) -> bool:
     return day < datetime.now(UTC).date() and not (folder.is_dir() and any(folder.iterdir()))
 
 
-@dg.multi_asset(
-    outs={
-        name: dg.AssetOut(
-            description=text, metadata=DAY_PARTITIONED, kinds={"duckdb", "polars"}, group_name="sources"
-        )
-        for name, text in USAGE_TABLES.items()
-    },
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool=WAREHOUSE_POOL,
-)
+@dg.multi_asset(**source_tables(USAGE_TABLES))
 def usage_sources(
     context: dg.AssetExecutionContext,
     landing: LandingResource,
