@@ -69,6 +69,11 @@ class _HashIndex:
             placed[winners] = True
             keep = ~placed[pending]
             pending, slots = pending[keep], (slots[keep] + 1) & self._mask
+        # A slot is ambiguous when a key hashing to it was placed further on: only keys whose
+        # slot is ambiguous need their stored key compared (see lookup_present).
+        home = self._slot(keys)
+        self._ambiguous = np.zeros(1 << bits, dtype=bool)
+        self._ambiguous[home[self._values[home] != np.arange(keys.size)]] = True
 
     def _slot(self, keys: np.ndarray) -> np.ndarray:
         # A view, not a cast: slots are small non-negative numbers, and NumPy would otherwise
@@ -77,10 +82,26 @@ class _HashIndex:
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Position of each key (int32), -1 where absent, looked up in chunks on both cores."""
+        return self._on_both_cores(self._lookup, keys)
+
+    def lookup_present(self, keys: np.ndarray) -> np.ndarray:
+        """Position of each key, for keys that are all in the table (wrong answers otherwise): one
+        gather of the position and one of the ambiguity flag settle nearly every key."""
+        return self._on_both_cores(self._lookup_present, keys)
+
+    def _on_both_cores(self, lookup: Callable[[np.ndarray], np.ndarray], keys: np.ndarray) -> np.ndarray:
         if keys.size < 1_000_000:
-            return self._lookup(keys)
+            return lookup(keys)
         chunks = np.array_split(keys, _THREADS)
-        return np.concatenate(_in_parallel(*[lambda chunk=chunk: self._lookup(chunk) for chunk in chunks]))
+        return np.concatenate(_in_parallel(*[lambda chunk=chunk: lookup(chunk) for chunk in chunks]))
+
+    def _lookup_present(self, keys: np.ndarray) -> np.ndarray:
+        slots = self._slot(keys.astype(np.uint64, copy=False))
+        out = self._values[slots]
+        ambiguous = np.flatnonzero(self._ambiguous[slots])
+        if ambiguous.size:
+            out[ambiguous] = self._lookup(keys[ambiguous])
+        return out
 
     def _lookup(self, keys: np.ndarray) -> np.ndarray:
         """One gather resolves nearly every key; the rest probe on."""
@@ -128,20 +149,32 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
     """Read the columns used and replace test and run ids by dense integers (three scans: runs, tests, rows)."""
     frame = results.lazy()
     schema = frame.collect_schema()
-    executions = frame.filter(
-        pl.col("day").is_between(lo, hi) & pl.col("status").is_in(EXECUTED)
-    ).with_columns(
-        _hashed("test_id", schema["test_id"]).alias("test_hash"),
-        _hashed("run_id", schema["run_id"]).alias("run_hash"),
-        # One 64-bit hash per key column, each seeded apart, xor-ed: a third of a struct hash's cost.
-        reduce(xor, [pl.col(key).hash(seed) for seed, key in enumerate(report_keys(schema))]).alias(
-            "report_hash"
-        ),
+    executions = (
+        frame.filter(pl.col("day").is_between(lo, hi) & pl.col("status").is_in(EXECUTED))
+        .with_columns(
+            _hashed("test_id", schema["test_id"]).alias("test_hash"),
+            _hashed("run_id", schema["run_id"]).alias("run_hash"),
+        )
+        .with_columns(
+            # The run's hash xor-ed with one seeded 64-bit hash per further key column: a report that
+            # is its run costs nothing more, and each further key a third of a struct hash.
+            reduce(
+                xor,
+                [
+                    pl.col("run_hash"),
+                    *[pl.col(key).hash(seed) for seed, key in enumerate(report_keys(schema)[1:], 1)],
+                ],
+            ).alias("report_hash"),
+        )
     )
     # Three scans side by side without a shared cache (caching the scan would hold every column):
     # runs and tests need their strings once each, the rows only integers.
+    run_columns = ["run_id", "day", "started_at", "sha", "blocking"]
     runs_query = (
-        executions.group_by("run_hash")
+        # A run's rows are usually stored together: only rows where a run column changes can
+        # change a first, min or any per run, so the group-by sees a few rows per run.
+        executions.filter(pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift()) for c in run_columns))
+        .group_by("run_hash")
         .agg(
             pl.col("run_id").first().cast(pl.String),
             pl.col("day").min(),
@@ -165,12 +198,12 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
         pl.col("status").is_in(FAILED).alias("failed"),
     )
     runs, tests, rows = pl.collect_all([runs_query, tests_query, rows_query], optimizations=_NO_SHARED_SCAN)
-    test = _HashIndex(tests["test_hash"].to_numpy()).lookup(rows["test_hash"].to_numpy())
+    test = _HashIndex(tests["test_hash"].to_numpy()).lookup_present(rows["test_hash"].to_numpy())
     # A run's rows are usually stored together: look up one key per stretch of equal run ids.
     run_hash = rows["run_hash"].to_numpy()
     heads = _group_starts(run_hash)
     run = np.repeat(
-        _HashIndex(runs["run_hash"].to_numpy()).lookup(run_hash[heads]),
+        _HashIndex(runs["run_hash"].to_numpy()).lookup_present(run_hash[heads]),
         np.diff(np.append(heads, run_hash.size)),
     )
     del run_hash
@@ -183,7 +216,7 @@ def _encode(results: pl.DataFrame | pl.LazyFrame, lo: date, hi: date, params: Fl
     infra_failure_cells = test[infra_failed].astype(np.int64) * days + run_day[run[infra_failed]]
     if in_infra.any():
         kept = ~in_infra
-        test, run, attempt, fail = test[kept], run[kept], attempt[kept], fail[kept]
+        test, run, attempt, fail = _in_parallel(*[lambda a=a: a[kept] for a in (test, run, attempt, fail)])
     return _History(
         lo=lo,
         days=days,
@@ -430,18 +463,26 @@ def _pairs_with_both(pair: np.ndarray, fail: np.ndarray, space: int, dense_limit
 
 
 def _same_sha(
-    history: _History, grid: _Grid, day: np.ndarray, dense_limit: int = 1 << 28
+    history: _History, grid: _Grid, dense_limit: int = 1 << 28
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Same-sha and same-run evidence, and distinct failing shas, per (test, day) and window."""
     test, run, fail = history.test, history.run, history.fail
-    sha = history.run_sha[run]
-    pair = test.astype(np.int64) * history.shas + sha
+    # sha-major pairs: the rows of one run look up one narrow stretch of the pair bitmap.
+    pair = (history.run_sha.astype(np.int64) * grid.tests)[run]
+    pair += test
     rows = _pairs_with_both(pair, fail, grid.tests * history.shas, dense_limit)
-    t, s, d, f, r = test[rows], sha[rows], day[rows], fail[rows], run[rows]
-    same_sha = _distinct_in_window(grid, t, s, d, [f, ~f])
+    del pair
+    t, f, r = test[rows], fail[rows], run[rows]
+    d = history.run_day[r]
+    same_sha = _distinct_in_window(grid, t, history.run_sha[r], d, [f, ~f])
     failed = np.flatnonzero(fail)
+    failed_run = run[failed]
     failing_shas = _distinct_in_window(
-        grid, test[failed], sha[failed], day[failed], [np.ones(failed.size, bool)]
+        grid,
+        test[failed],
+        history.run_sha[failed_run],
+        history.run_day[failed_run],
+        [np.ones(failed.size, bool)],
     )
     # Runs in which the test both failed and passed (a rerun rescued it).
     order = np.argsort(t.astype(np.int64) * (int(r.max(initial=0)) + 1) + r, kind="stable")
@@ -464,21 +505,30 @@ def _last_in_range(
     return (ordinal >= lo) & (ordinal < hi), ordinal, index
 
 
+def _cells_and_slots(history: _History, grid: _Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Each execution's grid cell (test, day), and one bincount for every per-cell count: 8 slots
+    per cell by (blocking, first attempt, failed). Both halves of the rows run side by side."""
+    # Per run: its day's slot block and its blocking bit, so one gather per row finds both.
+    run_slot = (history.run_day.astype(np.int64) << 3) | (history.run_blocking.astype(np.int64) << 2)
+    cell = np.empty(history.test.size, dtype=np.int64)
+
+    def count(part: slice) -> np.ndarray:
+        key = np.multiply(history.test[part], grid.days << 3, dtype=np.int64)
+        key += run_slot[history.run[part]]
+        key |= history.fail[part].view(np.uint8) | ((history.attempt[part] == 0).view(np.uint8) << 1)
+        np.right_shift(key, 3, out=cell[part])
+        return np.bincount(key, minlength=grid.tests * grid.days * 8)
+
+    half = history.test.size // 2
+    first, second = _in_parallel(lambda: count(slice(0, half)), lambda: count(slice(half, None)))
+    first += second
+    return cell, first.reshape(grid.tests, grid.days, 2, 2, 2)
+
+
 def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataFrame:
     """Raw signals per (test, output day index), before score and class."""
     grid = _Grid(history.test_ids.len(), history.days, params.window_days)
-    day = history.run_day[history.run]
-    cell = history.test.astype(np.int64) * grid.days + day
-    # One bincount for all per-cell counts: 8 slots per cell by (failed, first attempt, blocking).
-    blocking = history.run_blocking[history.run]
-    slot = (
-        history.fail.view(np.uint8)
-        | ((history.attempt == 0).view(np.uint8) << 1)
-        | (blocking.view(np.uint8) << 2)
-    )
-    by_slot = np.bincount((cell << 3) | slot, minlength=grid.tests * grid.days * 8).reshape(
-        grid.tests, grid.days, 2, 2, 2
-    )  # [test, day, blocking, first, failed]
+    cell, by_slot = _cells_and_slots(history, grid)  # by_slot[test, day, blocking, first, failed]
     executions = by_slot.sum(axis=(2, 3, 4))
     executions_prefix = grid.prefix(executions)
     decay = np.float64(params.decay)
@@ -490,7 +540,7 @@ def _signals(history: _History, out_days: list[int], params: Flakes) -> pl.DataF
     runs_prefix = grid.prefix(ci_runs)
     (fails, marks), (same_sha, failing_shas, rerun) = _in_parallel(
         lambda: _failures(history, grid, cell, executions_prefix, runs_prefix),
-        lambda: _same_sha(history, grid, day),
+        lambda: _same_sha(history, grid),
     )
     flips_per_day = grid.counts(fails.flip_cells)
     flips_prefix = grid.prefix(flips_per_day)

@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 from testintel_assets import schemas
 from testintel_assets.configuration import Flakes
-from testintel_assets.scoring.flakes import _pairs_with_both, flake_stats, flake_stats_for_days
+from testintel_assets.scoring.flakes import _HashIndex, _pairs_with_both, flake_stats, flake_stats_for_days
 from testintel_assets.scoring.simulate import FLAKY_KINDS, CiHistory, Population, simulate
 from tests.unit.flakes import reference
 from tests.unit.flakes.builders import START, frame, meta, run_rows, sequence
@@ -246,3 +246,18 @@ def test_pair_evidence_is_the_same_with_a_bitmap_or_a_hash_table() -> None:
     expected = [i for i, p in enumerate(pair.tolist()) if p in both]
     assert _pairs_with_both(pair, fail, 700, dense_limit=1 << 28).tolist() == expected
     assert _pairs_with_both(pair, fail, 700, dense_limit=0).tolist() == expected
+
+
+@pytest.mark.parametrize("size", [5, 3000, 1_100_000])
+def test_hash_index_finds_every_key_despite_collisions(size: int) -> None:
+    """At load 1/4 about a tenth of the keys share a slot and probe on; both lookups find every
+    key's position (over a million keys, in chunks on both cores)."""
+    rng = np.random.default_rng(size)
+    keys = np.unique(rng.integers(0, 1 << 62, size, dtype=np.uint64))
+    index = _HashIndex(keys)
+    expected = rng.integers(0, keys.size, 2 * keys.size)
+    queries = keys[expected]
+    assert (index.lookup_present(queries) == expected).all()
+    assert (index.lookup(queries) == expected).all()
+    absent = np.setdiff1d(rng.integers(0, 1 << 62, 1000, dtype=np.uint64), keys)
+    assert (index.lookup(absent) == -1).all()
