@@ -161,6 +161,31 @@ def test_cobertura_file_split_over_classes_counts_each_line_once(tmp_path: Path)
     assert (row["functions_valid"], row["functions_covered"]) == (1, 1)
 
 
+def test_cobertura_branches_of_a_line_listed_twice_are_the_union(tmp_path: Path) -> None:
+    """Positional keys: `3#0`..`3#3` from the larger count, covered as far as either report covers."""
+    text = """<coverage line-rate="0.5"><packages><package name="p"><classes>
+      <class name="A" filename="a.java"><lines>
+        <line number="3" hits="1" branch="true" condition-coverage="50% (1/2)"/></lines></class>
+      <class name="A$1" filename="a.java"><lines>
+        <line number="3" hits="1" branch="true" condition-coverage="50% (2/4)"/>
+        <line number="4" hits="1" branch="true" condition-coverage="0% (0/2)"/></lines></class>
+      <class name="B" filename="b.java"><lines><line number="1" hits="1"/></lines></class>
+    </classes></package></packages></coverage>"""
+    frame = cov.read_cobertura(_write(tmp_path, "c.xml", text)).coverage.sort("file")
+    a, b = frame.rows(named=True)
+    assert (a["branches_valid"], a["branches_covered"]) == (6, 2)
+    assert a["covered_branches"] == ["3#0", "3#1"]
+    assert a["missed_branches"] == ["3#2", "3#3", "4#0", "4#1"]
+    assert (b["branches_valid"], b["covered_branches"], b["missed_branches"]) == (0, [], [])
+
+
+def test_jacoco_line_claiming_absurd_branch_counts_is_rejected(tmp_path: Path) -> None:
+    text = """<report name="r"><package name="p"><sourcefile name="A.java">
+      <line nr="1" mi="0" ci="3" mb="999999999" cb="1"/></sourcefile></package></report>"""
+    with pytest.raises(ArtifactRejected, match="claims 1000000000 branches"):
+        cov.read_jacoco(_write(tmp_path, "j.xml", text))
+
+
 def test_cobertura_float_hits(tmp_path: Path) -> None:
     """Some exporters write hits as floats; "0.0" is not a hit, "0.5" is."""
     text = """<coverage line-rate="0.5"><packages><package name="p"><classes>
@@ -173,13 +198,20 @@ def test_cobertura_float_hits(tmp_path: Path) -> None:
 
 def test_jacoco_lines_in_any_attribute_order(tmp_path: Path) -> None:
     """JaCoCo writes nr, mi, ci, mb, cb in order (the fast path); other writers may not."""
-    text = """<report name="r"><package name="com/a"><sourcefile name="A.java">
-      <line nr="1" mi="0" ci="3" mb="1" cb="1"/><line ci="0" nr="2" mi="2"/>
+    text = """<report name="r"><package name="com/a">
+      <class name="com/a/A" sourcefilename="A.java">
+        <method name="m" desc="()V"><counter type="LINE" missed="0" covered="2"/>
+          <counter covered="1" missed="0" type="METHOD"/></method>
+        <method name="n" desc="()V"><counter type="METHOD" missed="1" covered="0"/></method>
+        <counter type="METHOD" missed="1" covered="1"/></class>
+      <sourcefile name="A.java">
+      <line nr="1" mi="0" ci="3" mb="1" cb="1"/><line ci="0" nr="2" mi="2" mb="-3" cb="1"/>
       <line cb="2" mb="0" ci="1" mi="0" nr="3"/></sourcefile></package></report>"""
     row = cov.read_jacoco(_write(tmp_path, "j.xml", text)).coverage.row(0, named=True)
     assert row["file"] == "com/a/A.java"
     assert row["covered_lines"] == [1, 3] and row["missed_lines"] == [2]
     assert (row["branches_valid"], row["branches_covered"]) == (4, 3)
+    assert row["covered_functions"] == ["com/a/A.m()V"] and row["missed_functions"] == ["com/a/A.n()V"]
 
 
 def test_istanbul_final_with_data_wrapper_and_bom(tmp_path: Path) -> None:

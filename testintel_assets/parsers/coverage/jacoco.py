@@ -42,22 +42,31 @@ class _JacocoHandler(XmlHandler):
                 return
             # JaCoCo writes nr, mi, ci, mb, cb in this order; any other layout takes the slow path.
             if len(ordered) == 10 and ordered[4] == "ci" and ordered[8] == "cb":
-                nr, instructions_covered, missed, covered = ordered[1], ordered[5], ordered[7], ordered[9]
+                if ordered[5] == "0":
+                    lines.setdefault(ordered[1], False)
+                else:
+                    lines[ordered[1]] = True
+                if ordered[7] == "0" == ordered[9]:  # no branches: most lines
+                    return
+                nr, missed, covered = ordered[1], ordered[7], ordered[9]
             else:
                 attrs = dict(zip(ordered[::2], ordered[1::2], strict=False))
-                nr, instructions_covered = attrs.get("nr", ""), attrs.get("ci", "0")
+                nr = attrs.get("nr", "")
+                if attrs.get("ci", "0") != "0":
+                    lines[nr] = True
+                else:
+                    lines.setdefault(nr, False)
                 missed, covered = attrs.get("mb", "0"), attrs.get("cb", "0")
-            if instructions_covered != "0":
-                lines[nr] = True
-            else:
-                lines.setdefault(nr, False)
             if missed != "0" or covered != "0":
                 try:
-                    self.file.branch_counts(nr, int(missed) + int(covered), int(covered))
+                    missed_branches, covered_branches = int(missed), int(covered)
                 except ValueError as exc:
                     raise ArtifactRejected(f"JaCoCo <line> without valid mb/cb: {ordered}") from exc
+                self.file.branch_counts(nr, missed_branches + covered_branches, covered_branches)
             return
-        if name == "counter" and self.method_key is None:  # class, file and package totals
+        # Only a method's METHOD counter matters: not class, file and package totals, nor the other
+        # counters of a method ("METHOD" can only be the value of `type`; the others are numbers).
+        if name == "counter" and (self.method_key is None or "METHOD" not in ordered):
             return
         attrs = dict(zip(ordered[::2], ordered[1::2], strict=False))
         if name == "counter":

@@ -24,6 +24,8 @@ from testintel_assets.schemas import ARTIFACT_COVERAGE, conform, empty
 DIMENSIONS = ("lines", "branches", "functions")
 # Rows are turned into a Polars frame every CHUNK_FILES files so Python objects stay bounded.
 CHUNK_FILES = 2000
+# A line with more branches than this is a hostile or broken report, not code: its keys would not fit.
+MAX_BRANCHES_PER_LINE = 1 << 16
 
 
 @dataclass(slots=True)
@@ -42,6 +44,8 @@ class FileCoverage:
     # line number -> covered; hot XML readers key by the digits as written (see FrameBuilder)
     lines: dict[int | str, bool] = field(default_factory=dict)
     branches: dict[str, bool] = field(default_factory=dict)
+    # line -> (branches, covered branches) for formats that only count a line's branches
+    branch_totals: dict[str, tuple[int, int]] = field(default_factory=dict)
     functions: dict[str, bool] = field(default_factory=dict)
     counts: dict[str, Counts] = field(default_factory=dict)
     # False when the format gives counts only: the key lists are then null, not empty.
@@ -56,15 +60,19 @@ class FileCoverage:
     def function(self, key: str, covered: bool) -> None:
         self.functions[key] = covered or self.functions.get(key, False)
 
-    def branch_counts(self, line: int | str, valid: int, covered: int) -> None:
-        """Formats that only count a line's branches (Cobertura, JaCoCo) get positional keys."""
-        branches = self.branches
-        for index in range(valid):
-            key = f"{line}#{index}"
-            if index < covered:
-                branches[key] = True
-            else:
-                branches.setdefault(key, False)
+    def branch_counts(self, line: str, valid: int, covered: int) -> None:
+        """Formats that only count a line's branches (Cobertura, JaCoCo) get positional keys
+        `line#index`, the first `covered` of them covered, which FrameBuilder makes per chunk in
+        one vectorised step. A line listed again keeps the larger counts: the union of the two
+        sets of keys, since each is a prefix."""
+        if valid > MAX_BRANCHES_PER_LINE:
+            raise ArtifactRejected(f"line {line} claims {valid} branches (more than {MAX_BRANCHES_PER_LINE})")
+        valid = max(valid, 0)
+        covered = max(min(covered, valid), 0)
+        seen = self.branch_totals.get(line)
+        if seen is not None:
+            valid, covered = max(valid, seen[0]), max(covered, seen[1])
+        self.branch_totals[line] = (valid, covered)
 
 
 _KEY_TYPES = {"lines": pa.int32(), "branches": pa.string(), "functions": pa.string()}
@@ -87,6 +95,8 @@ class FrameBuilder:
         }
         self._values: dict[str, list] = {f"{s}_{d}": [] for d in DIMENSIONS for s in ("covered", "missed")}
         self._offsets: dict[str, list[int]] = {name: [0] for name in self._values}
+        # FileCoverage.branch_totals of the chunk, flat: the row each belongs to, line, counts
+        self._totals: dict[str, list] = {"row": [], "line": [], "valid": [], "covered": []}
 
     def add(self, coverage: FileCoverage) -> None:
         self._paths.append(coverage.path)
@@ -96,6 +106,8 @@ class FrameBuilder:
             covered = list(compress(keys, keys.values()))
             missed = list(compress(keys, map(not_, keys.values())))
             counts = coverage.counts.get(dimension) or Counts(len(keys), len(covered))
+            if dimension == "branches" and coverage.branch_totals:
+                counts = self._add_totals(coverage.branch_totals, counts)
             self._counts[f"{dimension}_valid"].append(counts.valid)
             self._counts[f"{dimension}_covered"].append(counts.covered)
             for state, values in (("covered", covered), ("missed", missed)):
@@ -104,6 +116,14 @@ class FrameBuilder:
                 self._offsets[column].append(len(self._values[column]))
         if len(self._paths) >= CHUNK_FILES:
             self._flush()
+
+    def _add_totals(self, totals: dict[str, tuple[int, int]], counts: Counts) -> Counts:
+        valid, covered = zip(*totals.values(), strict=True)
+        self._totals["row"].extend([len(self._paths) - 1] * len(totals))
+        self._totals["line"].extend(totals)
+        self._totals["valid"].extend(valid)
+        self._totals["covered"].extend(covered)
+        return Counts(counts.valid + sum(valid), counts.covered + sum(covered))
 
     def add_all(self, files: Iterable[FileCoverage]) -> None:
         for coverage in files:
@@ -119,11 +139,31 @@ class FrameBuilder:
             columns[name] = pa.ListArray.from_arrays(
                 pa.array(self._offsets[name], pa.int32()), self._key_array(name, values), mask=nulls
             )
-        frame = pl.from_arrow(pa.table(columns)).with_columns(
+        frame = self._with_counted_branches(pl.from_arrow(pa.table(columns)))
+        frame = frame.with_columns(
             pl.lit(self.format_name).alias("format"), *[pl.col(name).list.sort() for name in self._values]
         )
         self._frames.append(conform(frame, ARTIFACT_COVERAGE))
         self._reset()
+
+    def _with_counted_branches(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Append the `line#index` keys of the chunk's branch totals to its branch key lists."""
+        if not self._totals["row"]:
+            return frame
+        totals = pl.DataFrame(
+            self._totals, schema={"row": pl.UInt32, "line": pl.String, "valid": pl.Int64, "covered": pl.Int64}
+        )
+        keys = totals.with_columns(index=pl.int_ranges("valid")).explode("index").drop_nulls("index")
+        key = pl.concat_str("line", pl.lit("#"), pl.col("index").cast(pl.String))
+        is_covered = pl.col("index") < pl.col("covered")
+        per_row = keys.group_by("row").agg(
+            key.filter(is_covered).alias("_covered"), key.filter(~is_covered).alias("_missed")
+        )
+        frame = frame.with_row_index("row").join(per_row, on="row", how="left", maintain_order="left")
+        return frame.with_columns(
+            pl.concat_list("covered_branches", pl.col("_covered").fill_null([])).alias("covered_branches"),
+            pl.concat_list("missed_branches", pl.col("_missed").fill_null([])).alias("missed_branches"),
+        ).drop("row", "_covered", "_missed")
 
     def _key_array(self, name: str, values: list) -> pa.Array:
         """Keys as Arrow values; line numbers a reader kept as the digits the report wrote are
