@@ -67,12 +67,17 @@ class FileCoverage:
         sets of keys, since each is a prefix."""
         if valid > MAX_BRANCHES_PER_LINE:
             raise ArtifactRejected(f"line {line} claims {valid} branches (more than {MAX_BRANCHES_PER_LINE})")
-        valid = max(valid, 0)
-        covered = max(min(covered, valid), 0)
+        if valid <= 0:
+            return
+        if covered > valid:
+            covered = valid
+        elif covered < 0:
+            covered = 0
         seen = self.branch_totals.get(line)
-        if seen is not None:
-            valid, covered = max(valid, seen[0]), max(covered, seen[1])
-        self.branch_totals[line] = (valid, covered)
+        if seen is None:
+            self.branch_totals[line] = (valid, covered)
+        else:
+            self.branch_totals[line] = (max(valid, seen[0]), max(covered, seen[1]))
 
 
 _KEY_TYPES = {"lines": pa.int32(), "branches": pa.string(), "functions": pa.string()}
