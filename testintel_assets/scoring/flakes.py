@@ -507,18 +507,22 @@ def _last_in_range(
 
 def _cells_and_slots(history: _History, grid: _Grid) -> tuple[np.ndarray, np.ndarray]:
     """Each execution's grid cell (test, day), and one bincount for every per-cell count: 8 slots
-    per cell by (blocking, first attempt, failed). Both halves of the rows run side by side."""
+    per cell by (blocking, first attempt, failed). When the rows outnumber the slots, both halves
+    of the rows are counted side by side (a second count array then costs less than a row array)."""
     # Per run: its day's slot block and its blocking bit, so one gather per row finds both.
     run_slot = (history.run_day.astype(np.int64) << 3) | (history.run_blocking.astype(np.int64) << 2)
     cell = np.empty(history.test.size, dtype=np.int64)
+    slots = grid.tests * grid.days * 8
 
     def count(part: slice) -> np.ndarray:
         key = np.multiply(history.test[part], grid.days << 3, dtype=np.int64)
         key += run_slot[history.run[part]]
         key |= history.fail[part].view(np.uint8) | ((history.attempt[part] == 0).view(np.uint8) << 1)
         np.right_shift(key, 3, out=cell[part])
-        return np.bincount(key, minlength=grid.tests * grid.days * 8)
+        return np.bincount(key, minlength=slots)
 
+    if slots > history.test.size:
+        return cell, count(slice(None)).reshape(grid.tests, grid.days, 2, 2, 2)
     half = history.test.size // 2
     first, second = _in_parallel(lambda: count(slice(0, half)), lambda: count(slice(half, None)))
     first += second
