@@ -110,9 +110,10 @@ class FrameBuilder:
             keys: dict = getattr(coverage, dimension)
             covered = list(compress(keys, keys.values()))
             missed = list(compress(keys, map(not_, keys.values())))
-            counts = coverage.counts.get(dimension) or Counts(len(keys), len(covered))
+            counts = Counts(len(keys), len(covered))
             if dimension == "branches" and coverage.branch_totals:
                 counts = self._add_totals(coverage.branch_totals, counts)
+            counts = coverage.counts.get(dimension) or counts  # a producer's own counts win
             self._counts[f"{dimension}_valid"].append(counts.valid)
             self._counts[f"{dimension}_covered"].append(counts.covered)
             for state, values in (("covered", covered), ("missed", missed)):
