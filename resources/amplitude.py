@@ -16,7 +16,7 @@ import dagster as dg
 import requests
 from pydantic import Field
 
-from resources.http import ApiError, request_with_retries
+from resources.http import ApiError, request_with_retries, residency_host
 from testintel_assets.landing.raw import save_raw
 
 HOSTS = {"us": "https://amplitude.com", "eu": "https://analytics.eu.amplitude.com"}
@@ -71,9 +71,7 @@ class AmplitudeResource(dg.ConfigurableResource):
     base_url: str | None = Field(None, description="override the host, e.g. a local test server")
 
     def client(self) -> AmplitudeClient:
-        base = self.base_url or HOSTS.get(self.residency.lower())
-        if base is None:
-            raise ValueError(f"residency must be one of {', '.join(HOSTS)}, not {self.residency!r}")
+        base = residency_host(HOSTS, self.residency, self.base_url)
         return AmplitudeClient(self.api_key, self.secret_key, base)
 
     @property

@@ -20,6 +20,14 @@ class ApiError(RuntimeError):
         self.body = body
 
 
+def residency_host(hosts: dict[str, str], residency: str, base_url: str | None) -> str:
+    """The API host for a data residency (`base_url` overrides it, e.g. for a local test server)."""
+    base = base_url or hosts.get(residency.lower())
+    if base is None:
+        raise ValueError(f"residency must be one of {', '.join(hosts)}, not {residency!r}")
+    return base
+
+
 def _retry_after_seconds(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:

@@ -16,7 +16,7 @@ import dagster as dg
 import requests
 from pydantic import Field
 
-from resources.http import request_with_retries
+from resources.http import request_with_retries, residency_host
 from testintel_assets.landing.raw import save_raw
 
 HOSTS = {
@@ -72,9 +72,7 @@ class MixpanelResource(dg.ConfigurableResource):
     base_url: str | None = Field(None, description="override the host, e.g. a local test server")
 
     def client(self) -> MixpanelClient:
-        base = self.base_url or HOSTS.get(self.residency.lower())
-        if base is None:
-            raise ValueError(f"residency must be one of {', '.join(HOSTS)}, not {self.residency!r}")
+        base = residency_host(HOSTS, self.residency, self.base_url)
         return MixpanelClient(
             self.project_id, self.service_account_username, self.service_account_secret, base
         )

@@ -265,3 +265,10 @@ def test_amplitude_non_zip_body_is_an_api_error(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/api/2/export").respond_with_handler(html)
     with pytest.raises(ApiError, match="expected a zip archive"):
         AmplitudeClient("k", "s", httpserver.url_for("/"), **NO_WAIT).export_day(DAY)
+
+
+def test_residency_picks_the_documented_host_and_refuses_unknown_ones() -> None:
+    eu = AmplitudeResource(api_key="k", secret_key="s", residency="EU").client()
+    assert eu.base_url == "https://analytics.eu.amplitude.com"
+    with pytest.raises(ValueError, match="residency must be one of us, eu, in, not 'mars'"):
+        MixpanelResource(project_id="1", residency="mars").client()
